@@ -1,0 +1,45 @@
+# pgml_worker: PGXS build of the C++ sources, plus demo and test targets.
+#
+#   make          build            make install   install (as root)
+#   make demo     build, install, and run the flights demo on a throwaway cluster
+#   make test     install what is missing, build, install, run every test
+
+EXTENSION   = pgml_worker
+MODULE_big  = pgml_worker
+DATA        = sql/pgml_worker--0.1.sql
+
+CORE_SRCS   = $(sort $(wildcard src/core/*.cpp))
+PG_SRCS     = $(sort $(wildcard src/pg/*.cpp src/sqlapi/*.cpp src/shmem/*.cpp src/worker/*.cpp))
+CORE_OBJS   = $(CORE_SRCS:.cpp=.o)
+OBJS        = $(CORE_OBJS) $(PG_SRCS:.cpp=.o)
+
+PG_CXXFLAGS = -std=c++20 -Wno-register -fno-omit-frame-pointer
+PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK  = -lxgboost -lstdc++
+
+# Postgres' LLVM JIT would want bitcode of every file; C++ gains nothing.
+override with_llvm = no
+
+PG_CONFIG  ?= pg_config
+PGXS       := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# src/core is pure C++: compiled without the server headers on the include
+# path, so an accidental #include "postgres.h" there fails to build.
+$(CORE_OBJS): CPPFLAGS = -I$(srcdir)/src -D_GNU_SOURCE
+
+# Objects depend on the headers of their folders (a coarse but safe rule).
+$(OBJS): $(wildcard src/*/*.hpp)
+
+.PHONY: deps demo demo-stop test
+deps:
+	@scripts/deps.sh
+
+demo: deps all
+	@scripts/demo.sh start
+
+demo-stop:
+	@scripts/demo.sh stop
+
+test: deps all
+	@scripts/test.sh

@@ -1,0 +1,41 @@
+-- pgml.predict and pgml.predict_proba with every overload.
+-- real[], double precision[] and integer[] features give the same answer.
+SELECT pgml.predict('reg', ARRAY[1.5, 3, 2, 100, 0.5, 4, 1]::real[])
+     = pgml.predict('reg', ARRAY[1.5, 3, 2, 100, 0.5, 4, 1]::float8[]) AS real_eq_double;
+SELECT pgml.predict('reg', ARRAY[1, 3, 2, 100, 0, 4, 1])
+     = pgml.predict('reg', ARRAY[1, 3, 2, 100, 0, 4, 1]::real[]) AS int_eq_real;
+-- By model id: the deployed model's id gives the project's answer.
+SELECT pgml.predict(d.id, ARRAY[1.5, 3, 2, 100, 0.5, 4, 1]::real[])
+         = pgml.predict('reg', ARRAY[1.5, 3, 2, 100, 0.5, 4, 1]::real[]) AS id_real,
+       pgml.predict(d.id, ARRAY[1.5, 3, 2, 100, 0.5, 4, 1]::float8[])
+         = pgml.predict('reg', ARRAY[1.5, 3, 2, 100, 0.5, 4, 1]::real[]) AS id_double,
+       pgml.predict(d.id, ARRAY[1, 3, 2, 100, 0, 4, 1])
+         = pgml.predict('reg', ARRAY[1, 3, 2, 100, 0, 4, 1]) AS id_int
+  FROM pgml.deployed_models d WHERE d.name = 'reg';
+
+-- Predictions track the label on training rows (the model learned y).
+SELECT corr(pgml.predict('reg', ARRAY[f_real, f_int, f_small, f_big, coalesce(f_double, 'NaN'), f_num, f_bool::int]::real[]), y) > 0.95
+       AS predictions_track_label
+  FROM reg_data;
+-- NaN is a missing value, as NULL was in training.
+SELECT pgml.predict('reg', ARRAY[1.5, 3, 2, 100, 'NaN', 4, 1]::real[]) IS NOT NULL AS nan_is_missing;
+
+-- Classification predict returns the label value; predict_proba one
+-- probability per class, summing to 1, whose argmax is the predicted class.
+SELECT pgml.predict('bin', ARRAY[49, 6]::real[]) AS bin_high, pgml.predict('bin', ARRAY[1, 1]::real[]) AS bin_low;
+SELECT array_length(p, 1) AS classes, abs(p[1] + p[2] - 1) < 1e-6 AS sums_to_one, p[2] > p[1] AS class_1_likely
+  FROM (SELECT pgml.predict_proba('bin', ARRAY[49, 6]::real[]) AS p) s;
+SELECT a, pgml.predict('multi', ARRAY[a, 1]::real[]) AS class,
+       array_length(pgml.predict_proba('multi', ARRAY[a, 1]::real[]), 1) AS n,
+       abs((SELECT sum(x) FROM unnest(pgml.predict_proba('multi', ARRAY[a, 1]::real[])) x) - 1) < 1e-5 AS sums_to_one
+  FROM unnest(ARRAY[5, 25, 55]::real[]) a;
+SELECT pgml.predict_proba('multi', ARRAY[5, 1]::float8[]) = pgml.predict_proba('multi', ARRAY[5, 1]::real[]) AS double_eq_real,
+       pgml.predict_proba('multi', ARRAY[5, 1]) = pgml.predict_proba('multi', ARRAY[5, 1]::real[]) AS int_eq_real,
+       pgml.predict_proba(d.id, ARRAY[5, 1]::real[]) = pgml.predict_proba('multi', ARRAY[5, 1]::real[]) AS by_id
+  FROM pgml.deployed_models d WHERE d.name = 'multi';
+-- Accuracy over the table through predict matches the label mostly.
+SELECT avg((pgml.predict('multi', ARRAY[a, b]::real[]) = label)::int) > 0.95 AS accurate FROM cls_multi;
+
+-- The setting exists; backend is the path of this version.
+SHOW pgml_worker.predict_path;
+SELECT try($$SET pgml_worker.predict_path = 'nowhere'$$);

@@ -1,0 +1,77 @@
+// Training data as XGBoost consumes it: float32 features (NaN = missing) and
+// a float32 label per row, stored in fixed-size chunks. Chunks let a table
+// scan write each value straight into its final place without knowing the
+// row count up front and without the copy-on-grow of one big vector, and they
+// are handed to XGBoost batch by batch (see train.cpp), so the table is never
+// held twice as floats.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace pgml {
+
+class Dataset {
+public:
+    static constexpr size_t kChunkRows = 65536;
+
+    explicit Dataset(size_t cols) : cols_(cols) {}
+
+    size_t rows() const { return rows_; }
+    size_t cols() const { return cols_; }
+
+    // Reserves the next row and returns where its features go, or nullptr
+    // when memory is exhausted. noexcept because the table scan that calls
+    // it runs between Postgres calls that may longjmp.
+    float* append_row(float label) noexcept;
+
+    const float* row(size_t i) const { return chunk_x_[i / kChunkRows].get() + (i % kChunkRows) * cols_; }
+    float label(size_t i) const { return chunk_y_[i / kChunkRows][i % kChunkRows]; }
+    void set_label(size_t i, float v) { chunk_y_[i / kChunkRows][i % kChunkRows] = v; }
+
+    // Bytes held, for progress reports.
+    size_t bytes() const { return chunk_x_.size() * kChunkRows * (cols_ + 1) * sizeof(float); }
+
+private:
+    size_t cols_;
+    size_t rows_ = 0;
+    std::vector<std::unique_ptr<float[]>> chunk_x_;
+    std::vector<std::unique_ptr<float[]>> chunk_y_;
+};
+
+enum class Sampling { first, last, random };
+
+// Which rows are the training set and which the test set. For first/last
+// the sets are ranges of the scan order; for random a seeded permutation, so
+// retraining on the same snapshot reproduces the same split.
+class Split {
+public:
+    Split(size_t rows, size_t test_rows, Sampling sampling, uint64_t seed);
+    size_t train_rows() const { return train_rows_; }
+    size_t test_rows() const { return test_rows_; }
+    size_t train_index(size_t i) const { return at(test_first_ ? test_rows_ + i : i); }
+    size_t test_index(size_t i) const { return at(test_first_ ? i : train_rows_ + i); }
+
+private:
+    size_t at(size_t pos) const { return order_.empty() ? pos : order_[pos]; }
+    size_t train_rows_, test_rows_;
+    bool test_first_;
+    std::vector<uint32_t> order_;  // empty unless sampling is random
+};
+
+// Copies rows [begin, begin + n) of a selection into a dense row-major
+// buffer, features to x and labels to y (y may be null).
+template <typename IndexFn>
+void gather(const Dataset& d, IndexFn index, size_t begin, size_t n, float* x, float* y) {
+    const size_t c = d.cols();
+    for (size_t i = 0; i < n; ++i) {
+        size_t r = index(begin + i);
+        const float* src = d.row(r);
+        for (size_t j = 0; j < c; ++j) x[i * c + j] = src[j];
+        if (y) y[i] = d.label(r);
+    }
+}
+
+}  // namespace pgml

@@ -1,0 +1,38 @@
+// A deployed model ready to score: the booster plus what turns XGBoost's raw
+// output into an answer (the task and, for classifiers, the label value of
+// each class). Immutable after load, so one instance may serve many threads.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/train.hpp"
+#include "core/xgb.hpp"
+
+namespace pgml {
+
+class Model {
+public:
+    // classes: empty for regression; for classification the label value of
+    // each class index (at least two).
+    static Result<Model> load(const void* bytes, size_t len, Task task, std::vector<double> classes);
+
+    Task task() const { return task_; }
+    size_t num_features() const { return num_features_; }
+    size_t num_classes() const { return classes_.size(); }
+
+    // Regression: the predicted value. Classification: the predicted class's
+    // label value (the most probable class; ties go to the lower class).
+    Result<double> predict(const float* row) const;
+    // One probability per class, written to out[0 .. num_classes).
+    Result<void> predict_proba(const float* row, float* out) const;
+
+private:
+    xgb::Booster booster_;
+    Task task_ = Task::regression;
+    size_t num_features_ = 0;
+    std::vector<double> classes_;
+};
+
+}  // namespace pgml

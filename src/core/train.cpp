@@ -1,0 +1,290 @@
+#include "core/train.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+
+#include "core/xgb.hpp"
+
+namespace pgml {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+constexpr size_t kBatchRows = 65536;
+constexpr int kDefaultRounds = 100;   // XGBoost's scikit-learn default
+constexpr size_t kMaxClasses = 1000;  // beyond this a "class" is surely a value
+
+const std::string* find_param(const Params& p, const char* key) {
+    const std::string* found = nullptr;
+    for (const auto& [k, v] : p)
+        if (k == key) found = &v;  // the last one wins, as in XGBoost
+    return found;
+}
+
+Result<int> rounds_of(const Params& p) {
+    const std::string* v = find_param(p, "n_estimators");
+    if (!v) return kDefaultRounds;
+    char* end = nullptr;
+    long n = std::strtol(v->c_str(), &end, 10);
+    if (end == v->c_str() || *end != '\0' || n < 1 || n > 1000000)
+        return fail(sqlstate::invalid_parameter,
+                    "hyperparameter \"n_estimators\" must be an integer between 1 and 1000000",
+                    {}, "Given: " + *v + ".");
+    return static_cast<int>(n);
+}
+
+// Maps the label values of a classification data set to class indices
+// 0..k-1 in ascending order of value, and returns the values.
+Result<std::vector<double>> index_classes(Dataset& d) {
+    std::vector<float> values;
+    values.reserve(d.rows());
+    for (size_t i = 0; i < d.rows(); ++i) values.push_back(d.label(i));
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    if (values.size() < 2)
+        return fail(sqlstate::data_exception,
+                    "classification needs at least two classes, the label has " +
+                        std::to_string(values.size()),
+                    "Use task => 'regression' for a continuous label.");
+    if (values.size() > kMaxClasses)
+        return fail(sqlstate::data_exception,
+                    "the label has " + std::to_string(values.size()) +
+                        " distinct values, more than the " + std::to_string(kMaxClasses) +
+                        " classes classification supports",
+                    "Use task => 'regression' for a continuous label.");
+    for (size_t i = 0; i < d.rows(); ++i) {
+        auto it = std::lower_bound(values.begin(), values.end(), d.label(i));
+        d.set_label(i, static_cast<float>(it - values.begin()));
+    }
+    return std::vector<double>(values.begin(), values.end());
+}
+
+// Feeds the training rows to XGBoost batch by batch through its data
+// iterator, so that QuantileDMatrix builds its compact histogram index from
+// our chunks directly instead of from a second full float copy.
+class TrainBatches {
+public:
+    TrainBatches(const Dataset& d, const Split& s, DMatrixHandle proxy)
+        : d_(d), s_(s), proxy_(proxy),
+          x_(std::min(kBatchRows, s.train_rows()) * d.cols()),
+          y_(std::min(kBatchRows, s.train_rows())) {}
+
+    static void reset(DataIterHandle self) { static_cast<TrainBatches*>(self)->pos_ = 0; }
+
+    // Called by XGBoost: 1 when a batch was handed over, 0 at the end.
+    static int next(DataIterHandle self) {
+        auto* it = static_cast<TrainBatches*>(self);
+        size_t n = std::min(kBatchRows, it->s_.train_rows() - it->pos_);
+        if (n == 0) return 0;
+        gather(it->d_, [&](size_t i) { return it->s_.train_index(i); }, it->pos_, n,
+               it->x_.data(), it->y_.data());
+        char ai[160];
+        std::snprintf(ai, sizeof ai,
+                      "{\"data\":[%" PRIuPTR ",true],\"shape\":[%zu,%zu],"
+                      "\"typestr\":\"<f4\",\"version\":3}",
+                      reinterpret_cast<uintptr_t>(it->x_.data()), n, it->d_.cols());
+        if (XGProxyDMatrixSetDataDense(it->proxy_, ai) != 0 ||
+            XGDMatrixSetDenseInfo(it->proxy_, "label", it->y_.data(), n, 1) != 0) {
+            it->failed_ = true;
+            return 0;
+        }
+        it->pos_ += n;
+        return 1;
+    }
+
+    bool failed() const { return failed_; }
+
+private:
+    const Dataset& d_;
+    const Split& s_;
+    DMatrixHandle proxy_;
+    std::vector<float> x_, y_;
+    size_t pos_ = 0;
+    bool failed_ = false;
+};
+
+Result<xgb::DMatrix> quantile_matrix(const Dataset& d, const Split& s, const Params& p) {
+    DMatrixHandle proxy_h = nullptr;
+    if (XGProxyDMatrixCreate(&proxy_h) != 0)
+        return tl::unexpected(xgb::last_error(sqlstate::internal, "could not create proxy matrix"));
+    xgb::DMatrix proxy(proxy_h);
+    TrainBatches batches(d, s, proxy.get());
+    std::string config = "{\"missing\":NaN";
+    if (auto* v = find_param(p, "max_bin")) config += ",\"max_bin\":" + *v;
+    if (auto* v = find_param(p, "nthread")) config += ",\"nthread\":" + *v;
+    config += "}";
+    DMatrixHandle out = nullptr;
+    int rc = XGQuantileDMatrixCreateFromCallback(&batches, proxy.get(), nullptr,
+                                                 TrainBatches::reset, TrainBatches::next,
+                                                 config.c_str(), &out);
+    if (rc != 0 || batches.failed())
+        return tl::unexpected(xgb::last_error(sqlstate::invalid_parameter,
+                                              "could not build training matrix"));
+    return xgb::DMatrix(out);
+}
+
+// Tree methods other than hist cannot use QuantileDMatrix: they get one
+// dense copy of the training rows (documented as costing more memory).
+Result<xgb::DMatrix> dense_matrix(const Dataset& d, const Split& s) {
+    std::vector<float> x(s.train_rows() * d.cols()), y(s.train_rows());
+    gather(d, [&](size_t i) { return s.train_index(i); }, 0, s.train_rows(), x.data(), y.data());
+    auto m = xgb::DMatrix::from_dense(x.data(), s.train_rows(), d.cols());
+    if (!m) return m;
+    if (auto r = m->set_labels(y.data(), y.size()); !r) return tl::unexpected(r.error());
+    return m;
+}
+
+// XGBoost only warns about parameters it does not know; we refuse them,
+// because a typo in a hyperparameter silently trains a different model.
+Result<void> reject_unused_params() {
+    std::string log = xgb::take_log();
+    auto start = log.find("Parameters: {");
+    if (start == std::string::npos) return {};
+    auto end = log.find('}', start);
+    std::string names = log.substr(start + 13, end == std::string::npos ? std::string::npos
+                                                                        : end - start - 13);
+    while (!names.empty() && names.front() == ' ') names.erase(0, 1);
+    while (!names.empty() && names.back() == ' ') names.pop_back();
+    return fail(sqlstate::invalid_parameter, "unknown hyperparameter " + names,
+                "n_estimators and the parameters of XGBoost's learner and booster are accepted.",
+                "XGBoost reported: " + log.substr(start, log.find('\n', start) - start));
+}
+
+const char* default_objective(Task task, size_t classes) {
+    if (task == Task::regression) return "reg:squarederror";
+    return classes == 2 ? "binary:logistic" : "multi:softprob";
+}
+
+}  // namespace
+
+Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressHook& hook) {
+    xgb::install_log_capture();
+    TrainedModel out;
+
+    auto rounds = rounds_of(spec.params);
+    if (!rounds) return tl::unexpected(rounds.error());
+    out.rounds = *rounds;
+
+    size_t test_rows = spec.test_size >= 1.0
+                           ? static_cast<size_t>(spec.test_size)
+                           : static_cast<size_t>(std::llround(spec.test_size * data.rows()));
+    if (test_rows == 0 || test_rows >= data.rows())
+        return fail(sqlstate::data_exception,
+                    "the split leaves an empty " +
+                        std::string(test_rows == 0 ? "test" : "training") + " set",
+                    "The relation has " + std::to_string(data.rows()) +
+                        " rows; choose test_size so both sets have rows.",
+                    "test_size " + std::to_string(spec.test_size) + " selects " +
+                        std::to_string(test_rows) + " test rows.");
+
+    size_t num_classes = 1;
+    if (spec.task == Task::classification) {
+        auto classes = index_classes(data);
+        if (!classes) return tl::unexpected(classes.error());
+        out.classes = std::move(*classes);
+        num_classes = out.classes.size();
+        if (auto* obj = find_param(spec.params, "objective");
+            obj && *obj != default_objective(spec.task, num_classes))
+            return fail(sqlstate::invalid_parameter,
+                        "objective \"" + *obj + "\" does not give class probabilities",
+                        std::string("Omit objective; this label needs \"") +
+                            default_objective(spec.task, num_classes) + "\".");
+    }
+
+    Split split(data.rows(), test_rows, spec.sampling, spec.seed);
+    out.train_rows = split.train_rows();
+    out.test_rows = split.test_rows();
+    if (auto r = hook(Phase::preparing, 0, split.train_rows()); !r) return tl::unexpected(r.error());
+
+    auto fit_start = Clock::now();
+    const std::string* method = find_param(spec.params, "tree_method");
+    bool hist = !method || *method == "hist" || *method == "auto";
+    auto dtrain = hist ? quantile_matrix(data, split, spec.params) : dense_matrix(data, split);
+    if (!dtrain) return tl::unexpected(dtrain.error());
+
+    auto booster = xgb::Booster::create(*dtrain);
+    if (!booster) return tl::unexpected(booster.error());
+    // Our defaults first, so that the user's values override them.
+    // validate_parameters makes XGBoost report unknown keys (the Python
+    // package turns it on too; the C API leaves it off).
+    Params params = {{"objective", default_objective(spec.task, num_classes)},
+                     {"tree_method", "hist"},
+                     {"validate_parameters", "1"}};
+    if (num_classes > 2) params.emplace_back("num_class", std::to_string(num_classes));
+    for (const auto& kv : spec.params)
+        if (kv.first != "n_estimators") params.push_back(kv);
+    for (const auto& [k, v] : params)
+        if (auto r = booster->set_param(k, v); !r) return tl::unexpected(r.error());
+
+    xgb::take_log();
+    for (int round = 0; round < out.rounds; ++round) {
+        if (auto r = booster->update(round, *dtrain); !r) return tl::unexpected(r.error());
+        if (round == 0)
+            if (auto r = reject_unused_params(); !r) return tl::unexpected(r.error());
+        if (auto r = hook(Phase::boosting, round + 1, out.rounds); !r)
+            return tl::unexpected(r.error());
+    }
+    dtrain = xgb::DMatrix();  // free the training matrix before scoring
+    double fit_time = seconds_since(fit_start);
+
+    // Score the test rows batch by batch with in-place prediction.
+    auto score_start = Clock::now();
+    std::vector<float> truth(split.test_rows()), predicted;
+    predicted.reserve(split.test_rows() * (num_classes == 1 ? 1 : num_classes));
+    std::vector<float> x(std::min(kBatchRows, split.test_rows()) * data.cols());
+    for (size_t pos = 0; pos < split.test_rows(); pos += kBatchRows) {
+        size_t n = std::min(kBatchRows, split.test_rows() - pos);
+        gather(data, [&](size_t i) { return split.test_index(i); }, pos, n, x.data(),
+               truth.data() + pos);
+        auto p = booster->predict_dense(x.data(), n, data.cols());
+        if (!p) return tl::unexpected(p.error());
+        for (size_t i = 0; i < p->count; ++i) {
+            // Binary classifiers output P(class 1); spell out both classes.
+            if (num_classes == 2) predicted.push_back(1.0f - p->values[i]);
+            predicted.push_back(p->values[i]);
+        }
+        if (auto r = hook(Phase::scoring, pos + n, split.test_rows()); !r)
+            return tl::unexpected(r.error());
+    }
+    out.metrics = spec.task == Task::regression
+                      ? metrics::regression(predicted, truth)
+                      : metrics::classification(predicted, truth, num_classes);
+    out.metrics.emplace_back("fit_time", fit_time);
+    out.metrics.emplace_back("score_time", seconds_since(score_start));
+
+    auto bytes = booster->save_ubj();
+    if (!bytes) return tl::unexpected(bytes.error());
+    out.ubj = std::move(*bytes);
+    return out;
+}
+
+Result<size_t> classifier_classes(const std::string& config) {
+    auto field = [&](const char* key) -> std::string {
+        std::string k = std::string("\"") + key + "\":\"";
+        auto pos = config.find(k);
+        if (pos == std::string::npos) return {};
+        pos += k.size();
+        return config.substr(pos, config.find('"', pos) - pos);
+    };
+    // XGBoost's configuration JSON is its own fixed output: the objective
+    // is {"name":"..."} and learner_model_param holds num_class.
+    std::string objective = field("objective\":{\"name");
+    if (objective == "binary:logistic") return 2;
+    if (objective == "multi:softprob") {
+        long k = std::strtol(field("num_class").c_str(), nullptr, 10);
+        if (k >= 2) return static_cast<size_t>(k);
+    }
+    return fail(sqlstate::invalid_parameter,
+                "model objective \"" + objective + "\" does not give class probabilities",
+                "A classification model needs objective binary:logistic or multi:softprob.");
+}
+
+}  // namespace pgml

@@ -1,0 +1,50 @@
+// Training one XGBoost model on a Dataset: split, boost, score. Pure C++;
+// the caller supplies a per-round hook, which is where the Postgres side
+// checks for interrupts and reports progress.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/dataset.hpp"
+#include "core/error.hpp"
+#include "core/metrics.hpp"
+
+namespace pgml {
+
+enum class Task { regression, classification };
+
+// Hyperparameters as given by the user, in their order. n_estimators is ours
+// (the number of boosting rounds); everything else goes to XGBoost as is.
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+struct TrainSpec {
+    Task task = Task::regression;
+    Params params;
+    double test_size = 0.25;  // < 1: fraction of rows; >= 1: row count
+    Sampling sampling = Sampling::last;
+    uint64_t seed = 0;
+};
+
+struct TrainedModel {
+    std::vector<uint8_t> ubj;       // the booster, XGBoost UBJSON
+    metrics::Named metrics;         // includes fit_time and score_time
+    std::vector<double> classes;    // classification: label value of class i
+    size_t train_rows = 0, test_rows = 0;
+    int rounds = 0;
+};
+
+enum class Phase { preparing, boosting, scoring };
+// Called between units of work; an Error return aborts training.
+using ProgressHook = std::function<Result<void>(Phase, size_t done, size_t total)>;
+
+Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressHook& hook);
+
+// The number of classes a trained classifier's output implies, and a check
+// that its objective produces probabilities (used when importing models).
+Result<size_t> classifier_classes(const std::string& json_config);
+
+}  // namespace pgml

@@ -1,0 +1,169 @@
+#include "core/xgb.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+#include <mutex>
+
+#include "core/ubjson.hpp"
+
+namespace pgml::xgb {
+
+namespace {
+
+thread_local std::string captured_log;
+
+void log_callback(const char* msg) noexcept {
+    try {
+        captured_log.append(msg);
+        captured_log.push_back('\n');
+    } catch (...) {
+        // Losing a log line is better than letting an exception into XGBoost.
+    }
+}
+
+// The array-interface description XGBoost wants for a dense float32 block.
+// It is short and built on the stack: no allocation on the predict path.
+struct ArrayInterface {
+    char text[160];
+    ArrayInterface(const float* data, size_t rows, size_t cols) {
+        std::snprintf(text, sizeof text,
+                      "{\"data\":[%" PRIuPTR ",true],\"shape\":[%zu,%zu],"
+                      "\"typestr\":\"<f4\",\"version\":3}",
+                      reinterpret_cast<uintptr_t>(data), rows, cols);
+    }
+};
+
+// type 0 = plain prediction (probabilities for classifiers), all trees.
+constexpr const char* kPredictConfig =
+    "{\"type\":0,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,\"cache_id\":0,"
+    "\"strict_shape\":false,\"missing\":NaN}";
+
+}  // namespace
+
+Error last_error(const char* state, const char* what) {
+    std::string text = XGBGetLastError();
+    // XGBoost prefixes "[hh:mm:ss] path/file.cc:123: ", which is noise to a
+    // SQL user and makes messages differ from run to run.
+    if (!text.empty() && text[0] == '[')
+        if (auto end = text.find("] "); end != std::string::npos) text.erase(0, end + 2);
+    if (auto colon = text.find(": "); colon != std::string::npos) {
+        auto dot = text.rfind('.', colon);
+        auto space = text.find(' ');
+        if (dot != std::string::npos && space >= colon) text.erase(0, colon + 2);
+    }
+    // Drop the stack trace, which only helps XGBoost's developers.
+    if (auto pos = text.find("\nStack trace:"); pos != std::string::npos) text.resize(pos);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    Error e;
+    e.sqlstate = state;
+    // The first line is the message; any further lines (lists of valid
+    // values, parameter docs) go to the detail.
+    auto nl = text.find('\n');
+    e.message = std::string(what) + ": " + text.substr(0, nl);
+    if (nl != std::string::npos) e.detail = text.substr(nl + 1);
+    return e;
+}
+
+void install_log_capture() {
+    static std::once_flag once;
+    std::call_once(once, [] { XGBRegisterLogCallback(log_callback); });
+}
+
+std::string take_log() {
+    std::string out;
+    out.swap(captured_log);
+    return out;
+}
+
+Result<DMatrix> DMatrix::from_dense(const float* data, size_t rows, size_t cols) {
+    ArrayInterface ai(data, rows, cols);
+    DMatrixHandle h = nullptr;
+    if (XGDMatrixCreateFromDense(ai.text, "{\"missing\":NaN,\"nthread\":0}", &h) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "could not build training matrix"));
+    return DMatrix(h);
+}
+
+Result<void> DMatrix::set_labels(const float* labels, size_t n) {
+    if (XGDMatrixSetFloatInfo(handle_, "label", labels, n) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "could not set labels"));
+    return {};
+}
+
+Result<Booster> Booster::create(const DMatrix& train) {
+    Booster b;
+    DMatrixHandle cache[1] = {train.get()};
+    if (XGBoosterCreate(cache, 1, &b.handle_) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "could not create booster"));
+    return b;
+}
+
+Result<Booster> Booster::load(const void* bytes, size_t len) {
+    Booster b;
+    if (auto ok = ubjson::check_model(static_cast<const uint8_t*>(bytes), len); !ok)
+        return tl::unexpected(ok.error());
+    if (XGBoosterCreate(nullptr, 0, &b.handle_) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "could not create booster"));
+    if (XGBoosterLoadModelFromBuffer(b.handle_, bytes, len) != 0)
+        return tl::unexpected(last_error(sqlstate::invalid_binary, "not a valid XGBoost model"));
+    return b;
+}
+
+Result<void> Booster::set_param(const std::string& key, const std::string& value) {
+    if (XGBoosterSetParam(handle_, key.c_str(), value.c_str()) != 0)
+        return tl::unexpected(last_error(sqlstate::invalid_parameter,
+                                         ("invalid hyperparameter \"" + key + "\"").c_str()));
+    return {};
+}
+
+Result<void> Booster::update(int round, const DMatrix& train) {
+    if (XGBoosterUpdateOneIter(handle_, round, train.get()) != 0)
+        return tl::unexpected(last_error(sqlstate::invalid_parameter, "XGBoost training failed"));
+    return {};
+}
+
+Result<std::vector<uint8_t>> Booster::save_ubj() const {
+    bst_ulong len = 0;
+    const char* raw = nullptr;
+    if (XGBoosterSaveModelToBuffer(handle_, "{\"format\":\"ubj\"}", &len, &raw) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "could not serialize model"));
+    return std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(raw),
+                                reinterpret_cast<const uint8_t*>(raw) + len);
+}
+
+Result<std::string> Booster::json_config() const {
+    bst_ulong len = 0;
+    const char* raw = nullptr;
+    if (XGBoosterSaveJsonConfig(handle_, &len, &raw) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "could not read model configuration"));
+    return std::string(raw, len);
+}
+
+Result<uint64_t> Booster::num_features() const {
+    bst_ulong n = 0;
+    if (XGBoosterGetNumFeature(handle_, &n) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "could not read number of features"));
+    return n;
+}
+
+Result<int> Booster::boosted_rounds() const {
+    int n = 0;
+    if (XGBoosterBoostedRounds(handle_, &n) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "could not read number of rounds"));
+    return n;
+}
+
+Result<Booster::Output> Booster::predict_dense(const float* rows, size_t nrows,
+                                               size_t ncols) const {
+    ArrayInterface ai(rows, nrows, ncols);
+    const bst_ulong* shape = nullptr;
+    bst_ulong dim = 0;
+    const float* out = nullptr;
+    if (XGBoosterPredictFromDense(handle_, ai.text, kPredictConfig, nullptr, &shape, &dim,
+                                  &out) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "XGBoost prediction failed"));
+    size_t count = 1;
+    for (bst_ulong i = 0; i < dim; ++i) count *= shape[i];
+    return Output{out, count};
+}
+
+}  // namespace pgml::xgb

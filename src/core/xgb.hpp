@@ -1,0 +1,89 @@
+// A thin RAII layer over XGBoost's C API. Every call's return code is checked
+// and turned into an Error carrying XGBGetLastError()'s text. Nothing here
+// throws, allocates through Postgres, or keeps global state besides the log
+// capture, so a Booster may live in a backend or in the worker.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <xgboost/c_api.h>
+
+#include "core/error.hpp"
+
+namespace pgml::xgb {
+
+// Turns a non-zero XGBoost return code into an Error with its message.
+Error last_error(const char* state, const char* what);
+
+// XGBoost reports some problems (such as a hyperparameter it does not know)
+// only as a logged warning. The log callback keeps what XGBoost logged on
+// the current thread so callers can inspect it after a call.
+void install_log_capture();
+std::string take_log();
+
+class DMatrix {
+public:
+    DMatrix() = default;
+    explicit DMatrix(DMatrixHandle h) : handle_(h) {}
+    DMatrix(DMatrix&& o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+    DMatrix& operator=(DMatrix&& o) noexcept {
+        std::swap(handle_, o.handle_);
+        return *this;
+    }
+    ~DMatrix() {
+        if (handle_) XGDMatrixFree(handle_);
+    }
+    DMatrixHandle get() const { return handle_; }
+
+    // Copies a dense row-major float block (NaN = missing) into a DMatrix.
+    static Result<DMatrix> from_dense(const float* data, size_t rows, size_t cols);
+    Result<void> set_labels(const float* labels, size_t n);
+
+private:
+    DMatrixHandle handle_ = nullptr;
+};
+
+class Booster {
+public:
+    Booster() = default;
+    Booster(Booster&& o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+    Booster& operator=(Booster&& o) noexcept {
+        std::swap(handle_, o.handle_);
+        return *this;
+    }
+    ~Booster() {
+        if (handle_) XGBoosterFree(handle_);
+    }
+    BoosterHandle get() const { return handle_; }
+
+    static Result<Booster> create(const DMatrix& train);
+    // Loads a model saved by XGBoost in any of its formats (UBJSON, JSON,
+    // legacy binary). Bytes that are not a model give an invalid_binary Error.
+    static Result<Booster> load(const void* bytes, size_t len);
+
+    Result<void> set_param(const std::string& key, const std::string& value);
+    Result<void> update(int round, const DMatrix& train);
+    Result<std::vector<uint8_t>> save_ubj() const;
+    Result<std::string> json_config() const;
+    Result<uint64_t> num_features() const;
+    Result<int> boosted_rounds() const;
+
+    // In-place prediction on a dense row-major block, without building a
+    // DMatrix. The returned span points into XGBoost's per-thread buffer and
+    // stays valid until this thread's next prediction with this booster.
+    // Thread-safe: several threads may predict with one booster at once.
+    struct Output {
+        const float* values;
+        size_t count;
+    };
+    Result<Output> predict_dense(const float* rows, size_t nrows, size_t ncols) const;
+
+private:
+    BoosterHandle handle_ = nullptr;
+};
+
+}  // namespace pgml::xgb

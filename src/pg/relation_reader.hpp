@@ -1,0 +1,41 @@
+// Reads a training relation into a Dataset. Backend only (uses SPI and the
+// executor); Postgres-facing.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/dataset.hpp"
+#include "core/error.hpp"
+
+namespace pgml::pg {
+
+struct Column {
+    std::string name;
+    std::string type;
+};
+
+// What resolving the user's relation and label names found.
+struct RelationShape {
+    std::string qualified_name;   // schema.relation, quoted as needed
+    Column label;
+    std::vector<Column> features; // every other column, in column order
+    std::vector<unsigned int> feature_types;  // base type Oids
+    unsigned int label_type = 0;
+    // SELECT label, features... FROM relation, built from the names the
+    // catalog resolved, each quoted: the user's string never reaches the
+    // parser, and the lock taken when resolving keeps the names valid.
+    std::string select_sql;
+};
+
+// Resolves relation_name as a (possibly schema-qualified) identifier, takes
+// AccessShareLock, and checks that the label and every feature column have a
+// numeric or boolean type.
+Result<RelationShape> resolve_relation(const char* relation_name, const char* label_name);
+
+// Streams every row into data (which must have shape.features.size()
+// columns) through the executor as the calling role, so privileges,
+// row-level security, views and partitions all behave as in a SELECT.
+Result<void> read_relation(const RelationShape& shape, Dataset& data);
+
+}  // namespace pgml::pg

@@ -1,0 +1,171 @@
+// pgml._fit: reads a relation, trains one model and scores it. The catalog
+// bookkeeping around it (projects, snapshots, models, deployment) is
+// PL/pgSQL in the extension script; this is the part that needs C++.
+#include <chrono>
+#include <cmath>
+#include <string>
+
+#include "core/train.hpp"
+#include "pg/guard.hpp"
+#include "pg/relation_reader.hpp"
+#include "sqlapi/hyperparams.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+
+#include "catalog/namespace.h"
+#include "nodes/makefuncs.h"
+#include "utils/regproc.h"
+#include "utils/lsyscache.h"
+
+PG_FUNCTION_INFO_V1(pgml_fit);
+PG_FUNCTION_INFO_V1(pgml_resolve_relation);
+}
+
+namespace pgml::sqlapi {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Progress of a long training run: a NOTICE at most every few seconds (so
+// short runs stay quiet) and an interrupt check between units of work.
+class Progress {
+public:
+    Result<void> operator()(Phase phase, size_t done, size_t total) {
+        auto now = Clock::now();
+        bool report = now - last_ >= std::chrono::seconds(5);
+        if (report) last_ = now;
+        const char* what = phase == Phase::preparing ? "building training matrix from"
+                           : phase == Phase::boosting ? "boosting round"
+                                                      : "scoring test row";
+        return pg::call([&] {
+            CHECK_FOR_INTERRUPTS();
+            if (report)
+                ereport(NOTICE, (errmsg("pgml.train: %s %zu of %zu", what, done, total)));
+        });
+    }
+
+private:
+    Clock::time_point last_ = Clock::now();
+};
+
+Datum array_of_text(const std::vector<pg::Column>& cols, bool types) {
+    Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (cols.size() + 1)));
+    for (size_t i = 0; i < cols.size(); ++i)
+        elems[i] = CStringGetTextDatum(types ? cols[i].type.c_str() : cols[i].name.c_str());
+    return PointerGetDatum(construct_array(elems, static_cast<int>(cols.size()), TEXTOID, -1,
+                                           false, TYPALIGN_INT));
+}
+
+Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* label,
+                  const TrainSpec& spec) {
+    auto shape = pg::resolve_relation(relation, label);
+    if (!shape) return tl::unexpected(shape.error());
+
+    Dataset data(shape->features.size());
+    if (auto r = pg::read_relation(*shape, data); !r) return tl::unexpected(r.error());
+
+    Progress progress;
+    auto model = train(data, spec, std::ref(progress));
+    if (!model) return tl::unexpected(model.error());
+
+    const std::string metrics_json = metrics::to_json(model->metrics);
+    Datum result = 0;
+    auto r = pg::call([&] {
+        TupleDesc desc;
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "pgml._fit must return a record");
+        desc = BlessTupleDesc(desc);
+        Datum values[8];
+        bool nulls[8] = {false, false, false, false, false, false, false, false};
+        bytea* bytes = static_cast<bytea*>(palloc(VARHDRSZ + model->ubj.size()));
+        SET_VARSIZE(bytes, VARHDRSZ + model->ubj.size());
+        memcpy(VARDATA(bytes), model->ubj.data(), model->ubj.size());
+        values[0] = PointerGetDatum(bytes);
+        values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics_json.c_str()));
+        values[2] = array_of_text(shape->features, false);
+        values[3] = array_of_text(shape->features, true);
+        if (model->classes.empty()) {
+            nulls[4] = true;
+            values[4] = 0;
+        } else {
+            Datum* cls = static_cast<Datum*>(palloc(sizeof(Datum) * model->classes.size()));
+            for (size_t i = 0; i < model->classes.size(); ++i) cls[i] = Float8GetDatum(model->classes[i]);
+            values[4] = PointerGetDatum(construct_array(cls, static_cast<int>(model->classes.size()),
+                                                        FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+        }
+        values[5] = Int64GetDatum(static_cast<int64>(data.rows()));
+        values[6] = Int64GetDatum(static_cast<int64>(model->train_rows));
+        values[7] = Int64GetDatum(static_cast<int64>(model->test_rows));
+        result = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+    });
+    if (!r) return tl::unexpected(r.error());
+    return result;
+}
+
+}  // namespace
+
+// pgml._fit(relation_name text, y_column_name text, task text,
+//           hyperparams jsonb, test_size real, test_sampling text, seed bigint)
+Datum fit_entry(FunctionCallInfo fcinfo) {
+    for (int i = 0; i < 7; ++i)
+        if (PG_ARGISNULL(i))
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("argument %d of pgml._fit must not be NULL", i + 1)));
+    const char* relation = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    const char* label = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    const char* task = text_to_cstring(PG_GETARG_TEXT_PP(2));
+    HyperparamList hp = decode_hyperparams(PG_GETARG_JSONB_P(3));
+    float4 test_size = PG_GETARG_FLOAT4(4);
+    const char* sampling = text_to_cstring(PG_GETARG_TEXT_PP(5));
+    int64 seed = PG_GETARG_INT64(6);
+
+    bool classification = strcmp(task, "classification") == 0;
+    if (!classification && strcmp(task, "regression") != 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("unknown task \"%s\"", task),
+                        errhint("The task is regression or classification.")));
+    Sampling how;
+    if (strcmp(sampling, "first") == 0) how = Sampling::first;
+    else if (strcmp(sampling, "last") == 0) how = Sampling::last;
+    else if (strcmp(sampling, "random") == 0) how = Sampling::random;
+    else
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("unknown test_sampling \"%s\"", sampling),
+                        errhint("test_sampling is first, last or random.")));
+    if (!(test_size > 0) || std::isinf(test_size))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("test_size must be positive, not %g", static_cast<double>(test_size)),
+                        errhint("Below 1 it is a fraction of the rows, from 1 on a row count.")));
+
+    return pg::sql_entry([&]() -> Result<Datum> {
+        TrainSpec spec;
+        spec.task = classification ? Task::classification : Task::regression;
+        for (int i = 0; i < hp.count; ++i) spec.params.emplace_back(hp.keys[i], hp.values[i]);
+        spec.test_size = test_size;
+        spec.sampling = how;
+        spec.seed = static_cast<uint64_t>(seed);
+        return fit(fcinfo, relation, label, spec);
+    });
+}
+
+}  // namespace pgml::sqlapi
+
+extern "C" Datum pgml_fit(PG_FUNCTION_ARGS) { return pgml::sqlapi::fit_entry(fcinfo); }
+
+// pgml._resolve_relation(relation_name text) RETURNS text: parses the name as
+// a possibly qualified identifier (never as SQL), looks it up with the
+// caller's search_path, and returns it schema-qualified and quoted.
+extern "C" Datum pgml_resolve_relation(PG_FUNCTION_ARGS) {
+    RangeVar* rv = makeRangeVarFromNameList(stringToQualifiedNameList(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+    Oid relid = RangeVarGetRelid(rv, AccessShareLock, false);
+    const char* nsp = get_namespace_name(get_rel_namespace(relid));
+    PG_RETURN_TEXT_P(cstring_to_text(quote_qualified_identifier(nsp, get_rel_name(relid))));
+}

@@ -1,0 +1,252 @@
+#include "sqlapi/model_cache.hpp"
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(pgml_catalog_changed);
+}
+
+namespace pgml::sqlapi {
+
+namespace {
+
+struct Cache {
+    std::unordered_map<std::string, std::shared_ptr<CachedModel>> by_project;
+    std::unordered_map<int64_t, std::shared_ptr<CachedModel>> by_id;
+    uint64_t epoch = 1;       // bumped whenever the maps are emptied
+    bool stale = false;       // set by the invalidation callback
+    Oid deployments_relid = InvalidOid;  // learned when the cache is filled
+    TimestampTz statement = 0;
+};
+
+// Never destroyed: at process exit XGBoost's own static and thread-local
+// state may already be gone, and freeing a booster then crashes the backend
+// (which makes the postmaster reinitialize the cluster). Exit frees it all.
+Cache& cache() {
+    static Cache* c = new Cache;
+    return *c;
+}
+
+// Called by Postgres while it processes invalidations: it must not fail or
+// free anything, so it only marks the cache stale.
+void on_relcache_invalidation(Datum, Oid relid) {
+    Cache& c = cache();
+    if (relid == InvalidOid || relid == c.deployments_relid) c.stale = true;
+}
+
+// A committed deployment must be used by the next statement even inside an
+// open transaction, where Postgres would not otherwise look at pending
+// invalidations until a new lock is taken. Checking once per statement is
+// one comparison per call. Plain C: runs before any C++ object exists.
+void sync_with_catalog(Cache& c) {
+    TimestampTz now = GetCurrentStatementStartTimestamp();
+    if (now != c.statement) {
+        c.statement = now;
+        AcceptInvalidationMessages();
+    }
+}
+
+void drop_if_stale(Cache& c) {
+    if (!c.stale) return;
+    c.by_project.clear();
+    c.by_id.clear();
+    c.stale = false;
+    ++c.epoch;
+}
+
+// One row of the catalog, copied out of SPI memory.
+struct CatalogModel {
+    bool project_exists = false;
+    bool deployed = false;
+    int64_t model_id = 0;
+    bool classification = false;
+    std::vector<double> classes;
+    std::vector<uint8_t> bytes;
+};
+
+constexpr const char* kDeployedQuery =
+    "SELECT p.id, m.id, p.task, m.classes, m.data, 'pgml.deployments'::regclass::oid"
+    "  FROM pgml.projects p"
+    "  LEFT JOIN LATERAL (SELECT d.model_id FROM pgml.deployments d"
+    "                      WHERE d.project_id = p.id ORDER BY d.id DESC LIMIT 1) d ON true"
+    "  LEFT JOIN pgml.models m ON m.id = d.model_id"
+    " WHERE p.name = $1";
+
+constexpr const char* kModelQuery =
+    "SELECT m.project_id, m.id, p.task, m.classes, m.data, 'pgml.deployments'::regclass::oid"
+    "  FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id"
+    " WHERE m.id = $1";
+
+// The query's one parameter: a project name or a model id.
+struct Key {
+    const char* name;
+    int name_len;
+    int64_t id;
+};
+
+Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_relid) {
+    CatalogModel out;
+    auto r = pg::call([&] {
+        Oid argtype = key.name ? TEXTOID : INT8OID;
+        Datum arg = key.name ? PointerGetDatum(cstring_to_text_with_len(key.name, key.name_len))
+                             : Int64GetDatum(key.id);
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+        int rc = SPI_execute_with_args(query, 1, &argtype, &arg, nullptr, true, 1);
+        if (rc != SPI_OK_SELECT) elog(ERROR, "reading the model catalog failed: %s", SPI_result_code_string(rc));
+        if (SPI_processed == 1) {
+            HeapTuple tup = SPI_tuptable->vals[0];
+            TupleDesc desc = SPI_tuptable->tupdesc;
+            bool isnull;
+            out.project_exists = true;
+            Datum id = SPI_getbinval(tup, desc, 2, &isnull);
+            out.deployed = !isnull;
+            deployments_relid = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
+            if (out.deployed) {
+                out.model_id = DatumGetInt64(id);
+                char* task = TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull));
+                out.classification = strcmp(task, "classification") == 0;
+                Datum classes = SPI_getbinval(tup, desc, 4, &isnull);
+                if (!isnull) {
+                    ArrayType* a = DatumGetArrayTypeP(classes);
+                    int n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+                    if (ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
+                        elog(ERROR, "pgml.models.classes of model %lld is malformed",
+                             static_cast<long long>(out.model_id));
+                    const double* v = reinterpret_cast<const double*>(ARR_DATA_PTR(a));
+                    out.classes.assign(v, v + n);
+                }
+                bytea* data = DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull));
+                if (isnull) elog(ERROR, "model %lld has no data", static_cast<long long>(out.model_id));
+                const uint8_t* p = reinterpret_cast<const uint8_t*>(VARDATA_ANY(data));
+                out.bytes.assign(p, p + VARSIZE_ANY_EXHDR(data));
+            }
+        }
+        SPI_finish();
+    });
+    if (!r) return tl::unexpected(r.error());
+    return out;
+}
+
+Result<std::shared_ptr<CachedModel>> load(CatalogModel&& row) {
+    auto model = Model::load(row.bytes.data(), row.bytes.size(),
+                             row.classification ? Task::classification : Task::regression,
+                             std::move(row.classes));
+    if (!model) {
+        Error e = model.error();
+        e.message = "could not load model " + std::to_string(row.model_id) + ": " + e.message;
+        return tl::unexpected(e);
+    }
+    return std::make_shared<CachedModel>(CachedModel{row.model_id, std::move(*model)});
+}
+
+// What a call site remembers between calls.
+struct CallSite {
+    uint64_t epoch;
+    const CachedModel* model;
+    int name_len;
+    char name[FLEXIBLE_ARRAY_MEMBER];
+};
+
+Result<const CachedModel*> lookup_project(Cache& c, const char* name, int len) {
+    drop_if_stale(c);
+    std::string key(name, static_cast<size_t>(len));
+    if (auto it = c.by_project.find(key); it != c.by_project.end()) return it->second.get();
+
+    auto row = fetch(kDeployedQuery, Key{name, len, 0}, c.deployments_relid);
+    if (!row) return tl::unexpected(row.error());
+    if (!row->project_exists)
+        return fail("42704", "project \"" + key + "\" does not exist",
+                    "Create it with pgml.train() or pgml.import_model().");
+    if (!row->deployed)
+        return fail("55000", "project \"" + key + "\" has no deployed model",
+                    "Deploy one with pgml.deploy().");
+    // A model deployed for one project may already be loaded by id.
+    std::shared_ptr<CachedModel> entry;
+    if (auto it = c.by_id.find(row->model_id); it != c.by_id.end()) {
+        entry = it->second;
+    } else {
+        auto loaded = load(std::move(*row));
+        if (!loaded) return tl::unexpected(loaded.error());
+        entry = std::move(*loaded);
+        c.by_id.emplace(entry->model_id, entry);
+    }
+    c.by_project.emplace(std::move(key), entry);
+    return entry.get();
+}
+
+}  // namespace
+
+Result<const CachedModel*> deployed_model(FunctionCallInfo fcinfo, text* project) {
+    Cache& c = cache();
+    const char* name = VARDATA_ANY(project);
+    int len = static_cast<int>(VARSIZE_ANY_EXHDR(project));
+    auto* site = static_cast<CallSite*>(fcinfo->flinfo->fn_extra);
+    if (site && !c.stale && site->epoch == c.epoch && site->name_len == len &&
+        memcmp(site->name, name, static_cast<size_t>(len)) == 0)
+        return site->model;
+
+    auto found = lookup_project(c, name, len);
+    if (!found) return found;
+    const CachedModel* model = *found;
+    uint64_t epoch = c.epoch;
+    auto r = pg::call([&] {
+        if (!site || site->name_len < len)
+            site = static_cast<CallSite*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+                                                             offsetof(CallSite, name) + len));
+        site->epoch = epoch;
+        site->model = model;
+        site->name_len = len;
+        memcpy(site->name, name, static_cast<size_t>(len));
+        fcinfo->flinfo->fn_extra = site;
+    });
+    if (!r) return tl::unexpected(r.error());
+    return model;
+}
+
+Result<const CachedModel*> model_by_id(int64_t model_id) {
+    Cache& c = cache();
+    drop_if_stale(c);
+    if (auto it = c.by_id.find(model_id); it != c.by_id.end()) return it->second.get();
+    auto row = fetch(kModelQuery, Key{nullptr, 0, model_id}, c.deployments_relid);
+    if (!row) return tl::unexpected(row.error());
+    if (!row->project_exists)
+        return fail("42704", "model " + std::to_string(model_id) + " does not exist");
+    auto loaded = load(std::move(*row));
+    if (!loaded) return tl::unexpected(loaded.error());
+    return c.by_id.emplace(model_id, std::move(*loaded)).first->second.get();
+}
+
+void register_cache_invalidation() {
+    CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
+}
+
+void begin_predict() { sync_with_catalog(cache()); }
+
+}  // namespace pgml::sqlapi
+
+// Statement trigger on pgml.deployments and pgml.models: queue an
+// invalidation that Postgres sends to every backend when this commits.
+extern "C" Datum pgml_catalog_changed(PG_FUNCTION_ARGS) {
+    if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "pgml._catalog_changed must be called as a trigger");
+    auto* trig = reinterpret_cast<TriggerData*>(fcinfo->context);
+    Oid deployments = get_relname_relid("deployments", RelationGetNamespace(trig->tg_relation));
+    if (OidIsValid(deployments)) CacheInvalidateRelcacheByRelid(deployments);
+    return PointerGetDatum(nullptr);
+}

@@ -1,0 +1,42 @@
+// The in-backend path's models: each backend loads a deployed model once and
+// keeps it while it is the deployed one. Backend only; Postgres-facing.
+//
+// Invalidation is transactional (DESIGN.md invariant 5): any change to
+// pgml.deployments or pgml.models fires a statement trigger that queues a
+// relcache invalidation of pgml.deployments. Postgres delivers it to every
+// backend (and, through WAL replay, to hot standbys) only when the change
+// commits, and drops it if the change rolls back. Our relcache callback just
+// marks the cache stale; the next lookup empties it.
+#pragma once
+
+#include <cstdint>
+
+#include "core/error.hpp"
+#include "core/model.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+}
+
+namespace pgml::sqlapi {
+
+struct CachedModel {
+    int64_t model_id;
+    Model model;
+};
+
+// The deployed model of the project named by the text datum. The answer is
+// remembered per call site (flinfo->fn_extra), so repeated calls in one
+// statement cost a name comparison.
+Result<const CachedModel*> deployed_model(FunctionCallInfo fcinfo, text* project);
+Result<const CachedModel*> model_by_id(int64_t model_id);
+
+// Called first by every predict function, before any C++ object exists:
+// makes sure deployments committed since the last statement are seen.
+void begin_predict();
+
+// Registered once per process from _PG_init.
+void register_cache_invalidation();
+
+}  // namespace pgml::sqlapi
