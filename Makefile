@@ -8,8 +8,9 @@ EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
 DATA        = sql/pgml_worker--0.1.sql
 
-CORE_SRCS   = $(sort $(wildcard src/core/*.cpp))
-PG_SRCS     = $(sort $(wildcard src/pg/*.cpp src/sqlapi/*.cpp src/shmem/*.cpp src/worker/*.cpp))
+# Pure C++ folders (no Postgres headers) and Postgres-facing ones.
+CORE_SRCS   = $(sort $(wildcard src/core/*.cpp src/shmem/*.cpp src/worker/pool/*.cpp))
+PG_SRCS     = $(sort $(wildcard src/pg/*.cpp src/sqlapi/*.cpp src/worker/*.cpp))
 CORE_OBJS   = $(CORE_SRCS:.cpp=.o)
 OBJS        = $(CORE_OBJS) $(PG_SRCS:.cpp=.o)
 
@@ -24,12 +25,12 @@ PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# src/core is pure C++: compiled without the server headers on the include
-# path, so an accidental #include "postgres.h" there fails to build.
+# src/core, src/shmem and src/worker/pool are pure C++: compiled without the
+# server headers on the include path, so an #include "postgres.h" there fails.
 $(CORE_OBJS): CPPFLAGS = -I$(srcdir)/src -D_GNU_SOURCE
 
 # Objects depend on the headers of their folders (a coarse but safe rule).
-$(OBJS): $(wildcard src/*/*.hpp)
+$(OBJS): $(wildcard src/*/*.hpp src/*/*/*.hpp)
 
 .PHONY: deps demo demo-stop test
 deps:

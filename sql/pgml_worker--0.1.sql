@@ -1,8 +1,9 @@
 -- pgml_worker 0.1: catalog, training, deployment and in-backend prediction.
 \echo Use "CREATE EXTENSION pgml_worker" to load this file. \quit
 
--- Every function pins search_path and every name is schema-qualified, so
--- a caller's search_path cannot redirect what these functions call.
+-- Every PL/pgSQL function pins search_path; the SQL-language pgml.train
+-- cannot (it resolves the relation with the caller's search_path) and
+-- schema-qualifies everything it calls instead.
 
 ------------------------------------------------------------------------------
 -- Catalog
@@ -85,6 +86,9 @@ CREATE TRIGGER deployments_changed
     FOR EACH STATEMENT EXECUTE FUNCTION pgml._catalog_changed();
 CREATE TRIGGER models_changed
     AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.models
+    FOR EACH STATEMENT EXECUTE FUNCTION pgml._catalog_changed();
+CREATE TRIGGER projects_changed
+    AFTER UPDATE OR DELETE OR TRUNCATE ON pgml.projects
     FOR EACH STATEMENT EXECUTE FUNCTION pgml._catalog_changed();
 
 CREATE VIEW pgml.deployed_models AS
@@ -361,6 +365,9 @@ DECLARE
     m  pgml.models;
     p  pgml.projects;
 BEGIN
+    IF deploy.model_id IS NULL THEN
+        RAISE EXCEPTION 'model_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT * INTO m FROM pgml.models mm WHERE mm.id = deploy.model_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'model % does not exist', deploy.model_id USING ERRCODE = 'undefined_object';
@@ -396,8 +403,33 @@ CREATE FUNCTION pgml.predict_proba(project_name text, features integer[]) RETURN
     LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgml_predict_proba';
 CREATE FUNCTION pgml.predict_proba(model_id bigint, features real[]) RETURNS real[]
     LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgml_predict_proba_model';
+CREATE FUNCTION pgml.predict_proba(model_id bigint, features double precision[]) RETURNS real[]
+    LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgml_predict_proba_model';
+CREATE FUNCTION pgml.predict_proba(model_id bigint, features integer[]) RETURNS real[]
+    LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgml_predict_proba_model';
 COMMENT ON FUNCTION pgml.predict(text, real[]) IS 'Predicts with the deployed model of a project: a value (regression) or a class.';
 COMMENT ON FUNCTION pgml.predict_proba(text, real[]) IS 'One probability per class from the deployed classifier of a project.';
+
+------------------------------------------------------------------------------
+-- The serving worker
+------------------------------------------------------------------------------
+
+CREATE FUNCTION pgml.worker_stats(
+    OUT running boolean, OUT pid integer, OUT started_at timestamptz, OUT threads integer,
+    OUT queue_slots integer, OUT requests bigint, OUT batches bigint, OUT mean_batch double precision,
+    OUT max_batch bigint, OUT queue_depth integer, OUT p50_us double precision,
+    OUT p99_us double precision, OUT models_loaded bigint, OUT model_bytes bigint)
+    RETURNS record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgml_worker_stats';
+COMMENT ON FUNCTION pgml.worker_stats IS 'The serving worker: process, requests, batches, queue depth, enqueue-to-answer latency (p50/p99, microseconds), models held.';
+
+CREATE FUNCTION pgml.worker_models(
+    OUT database oid, OUT model_id bigint, OUT bytes bigint, OUT requests bigint,
+    OUT loaded_at timestamptz)
+    RETURNS SETOF record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgml_worker_models';
+COMMENT ON FUNCTION pgml.worker_models IS 'The models the serving worker holds, once per cluster, with their size and request counts.';
+
+CREATE VIEW pgml.worker_status AS SELECT * FROM pgml.worker_stats();
+COMMENT ON VIEW pgml.worker_status IS 'pgml.worker_stats() as a view.';
 
 ------------------------------------------------------------------------------
 -- Models in and out

@@ -36,6 +36,6 @@ SELECT pgml.predict_proba('multi', ARRAY[5, 1]::float8[]) = pgml.predict_proba('
 -- Accuracy over the table through predict matches the label mostly.
 SELECT avg((pgml.predict('multi', ARRAY[a, b]::real[]) = label)::int) > 0.95 AS accurate FROM cls_multi;
 
--- The setting exists; backend is the path of this version.
+-- The path setting: worker by default; bad values are refused.
 SHOW pgml_worker.predict_path;
 SELECT try($$SET pgml_worker.predict_path = 'nowhere'$$);

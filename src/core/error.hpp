@@ -17,6 +17,7 @@ inline constexpr const char* null_not_allowed = "22004";
 inline constexpr const char* invalid_binary = "22P03";
 inline constexpr const char* data_exception = "22000";
 inline constexpr const char* out_of_memory = "53200";
+inline constexpr const char* limit_exceeded = "54000";
 inline constexpr const char* internal = "XX000";
 }  // namespace sqlstate
 

@@ -36,7 +36,7 @@ double roc_auc(const std::vector<float>& score, const std::vector<int>& positive
     std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return score[a] < score[b]; });
     double pos = 0, rank_sum = 0;
     for (size_t i = 0; i < n;) {
-        size_t j = i;
+        size_t j = i + 1;  // always advances, whatever the scores
         while (j < n && score[idx[j]] == score[idx[i]]) ++j;
         double avg_rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2.0;
         for (size_t k = i; k < j; ++k)
@@ -75,14 +75,18 @@ Named classification(const std::vector<float>& proba, const std::vector<float>& 
             log_loss -= std::log(std::clamp(static_cast<double>(p[t]), eps, 1.0 - eps));
         }
     }
-    double f1 = 0, precision = 0, recall = 0;
+    // Macro averages over the classes that occur in the labels or the
+    // predictions, as scikit-learn computes them.
+    double f1 = 0, precision = 0, recall = 0, present = 0;
     for (size_t c = 0; c < k; ++c) {
         double tp = confusion[c * k + c], predicted_c = 0, actual_c = 0;
         for (size_t o = 0; o < k; ++o) {
             predicted_c += confusion[o * k + c];
             actual_c += confusion[c * k + o];
         }
-        // A class never predicted (or absent) scores 0, as scikit-learn does.
+        if (predicted_c + actual_c == 0) continue;
+        present += 1;
+        // A class never predicted (or never present) scores 0 there.
         double p = predicted_c > 0 ? tp / predicted_c : 0;
         double r = actual_c > 0 ? tp / actual_c : 0;
         precision += p;
@@ -90,9 +94,9 @@ Named classification(const std::vector<float>& proba, const std::vector<float>& 
         f1 += (p + r) > 0 ? 2 * p * r / (p + r) : 0;
     }
     Named out = {{"accuracy", correct / static_cast<double>(n)},
-                 {"f1", f1 / static_cast<double>(k)},
-                 {"precision", precision / static_cast<double>(k)},
-                 {"recall", recall / static_cast<double>(k)}};
+                 {"f1", f1 / present},
+                 {"precision", precision / present},
+                 {"recall", recall / present}};
     if (k == 2) {
         out.emplace_back("roc_auc", roc_auc(score, positive));
         out.emplace_back("log_loss", log_loss / static_cast<double>(n));

@@ -28,7 +28,16 @@ public:
     // One probability per class, written to out[0 .. num_classes).
     Result<void> predict_proba(const float* row, float* out) const;
 
+    // Many rows (row-major, num_features each) in one XGBoost call: answers
+    // as predict() would, or (proba) num_classes probabilities per row.
+    Result<void> predict_batch(const float* rows, size_t n, double* out) const;
+    Result<void> predict_proba_batch(const float* rows, size_t n, float* out) const;
+
 private:
+    size_t outputs_per_row() const;                  // XGBoost's raw outputs per row
+    double answer(const float* raw) const;           // raw outputs -> value or class
+    void probabilities(const float* raw, float* dst) const;
+
     xgb::Booster booster_;
     Task task_ = Task::regression;
     size_t num_features_ = 0;

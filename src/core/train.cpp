@@ -111,6 +111,13 @@ private:
     bool failed_ = false;
 };
 
+bool is_count(const std::string& v) {
+    if (v.empty() || v.size() > 9) return false;
+    for (char c : v)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
 Result<xgb::DMatrix> quantile_matrix(const Dataset& d, const Split& s, const Params& p) {
     DMatrixHandle proxy_h = nullptr;
     if (XGProxyDMatrixCreate(&proxy_h) != 0)
@@ -118,8 +125,15 @@ Result<xgb::DMatrix> quantile_matrix(const Dataset& d, const Split& s, const Par
     xgb::DMatrix proxy(proxy_h);
     TrainBatches batches(d, s, proxy.get());
     std::string config = "{\"missing\":NaN";
-    if (auto* v = find_param(p, "max_bin")) config += ",\"max_bin\":" + *v;
-    if (auto* v = find_param(p, "nthread")) config += ",\"nthread\":" + *v;
+    for (const char* key : {"max_bin", "nthread"}) {
+        const std::string* v = find_param(p, key);
+        if (!v) continue;
+        if (!is_count(*v))
+            return fail(sqlstate::invalid_parameter,
+                        std::string("hyperparameter \"") + key + "\" must be a non-negative integer",
+                        {}, "Given: " + *v + ".");
+        config += std::string(",\"") + key + "\":" + *v;
+    }
     config += "}";
     DMatrixHandle out = nullptr;
     int rc = XGQuantileDMatrixCreateFromCallback(&batches, proxy.get(), nullptr,
@@ -191,6 +205,11 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
         if (!classes) return tl::unexpected(classes.error());
         out.classes = std::move(*classes);
         num_classes = out.classes.size();
+        if (find_param(spec.params, "num_class"))
+            return fail(sqlstate::invalid_parameter,
+                        "hyperparameter \"num_class\" is set from the label",
+                        "Leave num_class out: the label has " + std::to_string(num_classes) +
+                            " classes.");
         if (auto* obj = find_param(spec.params, "objective");
             obj && *obj != default_objective(spec.task, num_classes))
             return fail(sqlstate::invalid_parameter,
@@ -206,7 +225,8 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
 
     auto fit_start = Clock::now();
     const std::string* method = find_param(spec.params, "tree_method");
-    bool hist = !method || *method == "hist" || *method == "auto";
+    // "auto" lets XGBoost choose, which QuantileDMatrix does not allow.
+    bool hist = !method || *method == "hist";
     auto dtrain = hist ? quantile_matrix(data, split, spec.params) : dense_matrix(data, split);
     if (!dtrain) return tl::unexpected(dtrain.error());
 
@@ -247,6 +267,10 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
         auto p = booster->predict_dense(x.data(), n, data.cols());
         if (!p) return tl::unexpected(p.error());
         for (size_t i = 0; i < p->count; ++i) {
+            if (!std::isfinite(p->values[i]))
+                return fail(sqlstate::data_exception,
+                            "the trained model predicts non-finite values on the test set",
+                            "Check the hyperparameters (eta, max_delta_step, ...) and the features.");
             // Binary classifiers output P(class 1); spell out both classes.
             if (num_classes == 2) predicted.push_back(1.0f - p->values[i]);
             predicted.push_back(p->values[i]);

@@ -83,6 +83,13 @@ bool receive_slot(TupleTableSlot* slot, DestReceiver* self) {
                          quote_identifier(s.label.name.c_str()))));
     MemoryContext old = MemoryContextSwitchTo(r->numeric_cxt);
     float label = to_float(slot->tts_values[0], s.label_type);
+    if (!std::isfinite(label))
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_EXCEPTION),
+                 errmsg("label column \"%s\" is %g in row %llu of %s", s.label.name.c_str(),
+                        static_cast<double>(label), static_cast<unsigned long long>(r->rows + 1),
+                        s.qualified_name.c_str()),
+                 errhint("Labels must be finite numbers (a float4 label also overflows past 3.4e38).")));
     float* x = r->data->append_row(label);
     if (!x)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),

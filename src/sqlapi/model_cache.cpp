@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "pg/guard.hpp"
+#include "sqlapi/settings.hpp"
+#include "sqlapi/worker_client.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -18,6 +20,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(pgml_catalog_changed);
@@ -30,6 +33,9 @@ namespace {
 struct Cache {
     std::unordered_map<std::string, std::shared_ptr<CachedModel>> by_project;
     std::unordered_map<int64_t, std::shared_ptr<CachedModel>> by_id;
+    // The model each project served when last looked up; survives
+    // invalidation so a redeployment can retire the old model in the worker.
+    std::unordered_map<std::string, int64_t> last_deployed;
     uint64_t epoch = 1;       // bumped whenever the maps are emptied
     bool stale = false;       // set by the invalidation callback
     Oid deployments_relid = InvalidOid;  // learned when the cache is filled
@@ -40,7 +46,9 @@ struct Cache {
 // state may already be gone, and freeing a booster then crashes the backend
 // (which makes the postmaster reinitialize the cluster). Exit frees it all.
 Cache& cache() {
-    static Cache* c = new Cache;
+    // Static storage, so that first use cannot fail to allocate.
+    alignas(Cache) static unsigned char storage[sizeof(Cache)];
+    static Cache* c = new (storage) Cache;
     return *c;
 }
 
@@ -77,22 +85,23 @@ struct CatalogModel {
     bool deployed = false;
     int64_t model_id = 0;
     bool classification = false;
+    uint32_t num_features = 0;
     std::vector<double> classes;
-    std::vector<uint8_t> bytes;
 };
 
 constexpr const char* kDeployedQuery =
-    "SELECT p.id, m.id, p.task, m.classes, m.data, 'pgml.deployments'::regclass::oid"
+    "SELECT p.id, m.id, p.task, m.classes, m.num_features, 'pgml.deployments'::regclass::oid"
     "  FROM pgml.projects p"
     "  LEFT JOIN LATERAL (SELECT d.model_id FROM pgml.deployments d"
-    "                      WHERE d.project_id = p.id ORDER BY d.id DESC LIMIT 1) d ON true"
-    "  LEFT JOIN pgml.models m ON m.id = d.model_id"
-    " WHERE p.name = $1";
+    "                      WHERE d.project_id OPERATOR(pg_catalog.=) p.id"
+    "                      ORDER BY d.id DESC LIMIT 1) d ON true"
+    "  LEFT JOIN pgml.models m ON m.id OPERATOR(pg_catalog.=) d.model_id"
+    " WHERE p.name OPERATOR(pg_catalog.=) $1";
 
 constexpr const char* kModelQuery =
-    "SELECT m.project_id, m.id, p.task, m.classes, m.data, 'pgml.deployments'::regclass::oid"
-    "  FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id"
-    " WHERE m.id = $1";
+    "SELECT m.project_id, m.id, p.task, m.classes, m.num_features, 'pgml.deployments'::regclass::oid"
+    "  FROM pgml.models m JOIN pgml.projects p ON p.id OPERATOR(pg_catalog.=) m.project_id"
+    " WHERE m.id OPERATOR(pg_catalog.=) $1";
 
 // The query's one parameter: a project name or a model id.
 struct Key {
@@ -108,7 +117,12 @@ Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_r
         Datum arg = key.name ? PointerGetDatum(cstring_to_text_with_len(key.name, key.name_len))
                              : Int64GetDatum(key.id);
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+        // The latest committed state, not the statement's (or, in
+        // REPEATABLE READ, the transaction's) snapshot: a deployment whose
+        // invalidation we just processed must be visible to this lookup.
+        PushActiveSnapshot(GetLatestSnapshot());
         int rc = SPI_execute_with_args(query, 1, &argtype, &arg, nullptr, true, 1);
+        PopActiveSnapshot();
         if (rc != SPI_OK_SELECT) elog(ERROR, "reading the model catalog failed: %s", SPI_result_code_string(rc));
         if (SPI_processed == 1) {
             HeapTuple tup = SPI_tuptable->vals[0];
@@ -132,10 +146,7 @@ Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_r
                     const double* v = reinterpret_cast<const double*>(ARR_DATA_PTR(a));
                     out.classes.assign(v, v + n);
                 }
-                bytea* data = DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull));
-                if (isnull) elog(ERROR, "model %lld has no data", static_cast<long long>(out.model_id));
-                const uint8_t* p = reinterpret_cast<const uint8_t*>(VARDATA_ANY(data));
-                out.bytes.assign(p, p + VARSIZE_ANY_EXHDR(data));
+                out.num_features = static_cast<uint32_t>(DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull)));
             }
         }
         SPI_finish();
@@ -144,27 +155,24 @@ Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_r
     return out;
 }
 
-Result<std::shared_ptr<CachedModel>> load(CatalogModel&& row) {
-    auto model = Model::load(row.bytes.data(), row.bytes.size(),
-                             row.classification ? Task::classification : Task::regression,
-                             std::move(row.classes));
-    if (!model) {
-        Error e = model.error();
-        e.message = "could not load model " + std::to_string(row.model_id) + ": " + e.message;
-        return tl::unexpected(e);
-    }
-    return std::make_shared<CachedModel>(CachedModel{row.model_id, std::move(*model)});
+std::shared_ptr<CachedModel> entry_of(CatalogModel&& row) {
+    return std::make_shared<CachedModel>(CachedModel{
+        row.model_id, row.classification ? Task::classification : Task::regression,
+        row.num_features, std::move(row.classes), std::nullopt});
 }
 
 // What a call site remembers between calls.
 struct CallSite {
     uint64_t epoch;
-    const CachedModel* model;
+    CachedModel* model;
+    int capacity;
     int name_len;
     char name[FLEXIBLE_ARRAY_MEMBER];
 };
 
-Result<const CachedModel*> lookup_project(Cache& c, const char* name, int len) {
+Result<CachedModel*> lookup_project(Cache& c, const char* name, int len) {
+    // A miss: take in any invalidation first, then look with a fresh snapshot.
+    if (auto r = pg::call([] { AcceptInvalidationMessages(); }); !r) return tl::unexpected(r.error());
     drop_if_stale(c);
     std::string key(name, static_cast<size_t>(len));
     if (auto it = c.by_project.find(key); it != c.by_project.end()) return it->second.get();
@@ -177,14 +185,19 @@ Result<const CachedModel*> lookup_project(Cache& c, const char* name, int len) {
     if (!row->deployed)
         return fail("55000", "project \"" + key + "\" has no deployed model",
                     "Deploy one with pgml.deploy().");
-    // A model deployed for one project may already be loaded by id.
+    // A deployment moved this project to another model: the worker may free
+    // the old one (it reloads it if someone still asks by id).
+    auto last = c.last_deployed.find(key);
+    if (last != c.last_deployed.end() && last->second != row->model_id &&
+        static_cast<PredictPath>(predict_path) != PredictPath::backend)
+        retire_model(last->second);
+    c.last_deployed[key] = row->model_id;
+    // A model deployed for one project may already be cached by id.
     std::shared_ptr<CachedModel> entry;
     if (auto it = c.by_id.find(row->model_id); it != c.by_id.end()) {
         entry = it->second;
     } else {
-        auto loaded = load(std::move(*row));
-        if (!loaded) return tl::unexpected(loaded.error());
-        entry = std::move(*loaded);
+        entry = entry_of(std::move(*row));
         c.by_id.emplace(entry->model_id, entry);
     }
     c.by_project.emplace(std::move(key), entry);
@@ -193,7 +206,7 @@ Result<const CachedModel*> lookup_project(Cache& c, const char* name, int len) {
 
 }  // namespace
 
-Result<const CachedModel*> deployed_model(FunctionCallInfo fcinfo, text* project) {
+Result<CachedModel*> deployed_model(FunctionCallInfo fcinfo, text* project) {
     Cache& c = cache();
     const char* name = VARDATA_ANY(project);
     int len = static_cast<int>(VARSIZE_ANY_EXHDR(project));
@@ -204,12 +217,15 @@ Result<const CachedModel*> deployed_model(FunctionCallInfo fcinfo, text* project
 
     auto found = lookup_project(c, name, len);
     if (!found) return found;
-    const CachedModel* model = *found;
+    CachedModel* model = *found;
     uint64_t epoch = c.epoch;
     auto r = pg::call([&] {
-        if (!site || site->name_len < len)
+        if (!site || site->capacity < len) {
+            if (site) pfree(site);
             site = static_cast<CallSite*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
                                                              offsetof(CallSite, name) + len));
+            site->capacity = len;
+        }
         site->epoch = epoch;
         site->model = model;
         site->name_len = len;
@@ -220,7 +236,7 @@ Result<const CachedModel*> deployed_model(FunctionCallInfo fcinfo, text* project
     return model;
 }
 
-Result<const CachedModel*> model_by_id(int64_t model_id) {
+Result<CachedModel*> model_by_id(int64_t model_id) {
     Cache& c = cache();
     drop_if_stale(c);
     if (auto it = c.by_id.find(model_id); it != c.by_id.end()) return it->second.get();
@@ -228,9 +244,43 @@ Result<const CachedModel*> model_by_id(int64_t model_id) {
     if (!row) return tl::unexpected(row.error());
     if (!row->project_exists)
         return fail("42704", "model " + std::to_string(model_id) + " does not exist");
-    auto loaded = load(std::move(*row));
-    if (!loaded) return tl::unexpected(loaded.error());
-    return c.by_id.emplace(model_id, std::move(*loaded)).first->second.get();
+    return c.by_id.emplace(model_id, entry_of(std::move(*row))).first->second.get();
+}
+
+Result<std::vector<uint8_t>> model_bytes(int64_t model_id) {
+    std::vector<uint8_t> bytes;
+    auto r = pg::call([&] {
+        Oid argtype = INT8OID;
+        Datum arg = Int64GetDatum(model_id);
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+        int rc = SPI_execute_with_args("SELECT data FROM pgml.models WHERE id OPERATOR(pg_catalog.=) $1",
+                                       1, &argtype, &arg, nullptr, true, 1);
+        if (rc != SPI_OK_SELECT) elog(ERROR, "reading model %lld failed", static_cast<long long>(model_id));
+        if (SPI_processed != 1)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                            errmsg("model %lld does not exist", static_cast<long long>(model_id))));
+        bool isnull;
+        bytea* data = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        const uint8_t* p = reinterpret_cast<const uint8_t*>(VARDATA_ANY(data));
+        bytes.assign(p, p + VARSIZE_ANY_EXHDR(data));
+        SPI_finish();
+    });
+    if (!r) return tl::unexpected(r.error());
+    return bytes;
+}
+
+Result<const Model*> backend_booster(CachedModel& m) {
+    if (m.booster) return &*m.booster;
+    auto bytes = model_bytes(m.model_id);
+    if (!bytes) return tl::unexpected(bytes.error());
+    auto model = Model::load(bytes->data(), bytes->size(), m.task, m.classes);
+    if (!model) {
+        Error e = model.error();
+        e.message = "could not load model " + std::to_string(m.model_id) + ": " + e.message;
+        return tl::unexpected(e);
+    }
+    m.booster.emplace(std::move(*model));
+    return &*m.booster;
 }
 
 void register_cache_invalidation() {

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/model.hpp"
@@ -21,16 +23,26 @@ extern "C" {
 
 namespace pgml::sqlapi {
 
+// What a backend knows of a model: the catalog's facts, and on the backend
+// path its own loaded booster. The worker path never loads one here.
 struct CachedModel {
     int64_t model_id;
-    Model model;
+    Task task;
+    uint32_t num_features;
+    std::vector<double> classes;  // classification: label value of each class
+    std::optional<Model> booster;
 };
 
 // The deployed model of the project named by the text datum. The answer is
 // remembered per call site (flinfo->fn_extra), so repeated calls in one
 // statement cost a name comparison.
-Result<const CachedModel*> deployed_model(FunctionCallInfo fcinfo, text* project);
-Result<const CachedModel*> model_by_id(int64_t model_id);
+Result<CachedModel*> deployed_model(FunctionCallInfo fcinfo, text* project);
+Result<CachedModel*> model_by_id(int64_t model_id);
+
+// The backend path's booster of a cached model, loaded on first use.
+Result<const Model*> backend_booster(CachedModel& m);
+// A model's serialized bytes from the catalog (to hand to the worker).
+Result<std::vector<uint8_t>> model_bytes(int64_t model_id);
 
 // Called first by every predict function, before any C++ object exists:
 // makes sure deployments committed since the last statement are seen.

@@ -1,10 +1,15 @@
-// Library entry: module magic, settings, per-process registrations.
-// _PG_init may run in the postmaster (shared_preload_libraries): it must not
-// call XGBoost there (DESIGN.md invariant 8), only register things.
+// Library entry: module magic, settings, shared memory and the background
+// worker. _PG_init may run in the postmaster (shared_preload_libraries): it
+// must not call XGBoost there (DESIGN.md invariant 8), only register things.
+#include <thread>
+
+#include "pg/region.hpp"
 #include "sqlapi/model_cache.hpp"
 #include "sqlapi/settings.hpp"
 
 extern "C" {
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -14,14 +19,83 @@ void _PG_init(void);
 
 namespace pgml::sqlapi {
 
-int predict_path = static_cast<int>(PredictPath::backend);
+int predict_path = static_cast<int>(PredictPath::worker);
+int timeout_ms = 5000;
+int threads = 0;
+int max_batch = 64;
+int max_wait_us = 0;
+int queue_slots = 0;
+int max_features = 256;
+int max_models = 64;
+int model_memory_kb = 1024 * 1024;
+
+int worker_threads() {
+    if (threads > 0) return threads;
+    unsigned n = std::thread::hardware_concurrency();
+    return n > 0 ? static_cast<int>(n) : 1;
+}
 
 namespace {
 
 const struct config_enum_entry predict_path_options[] = {
+    {"worker", static_cast<int>(PredictPath::worker), false},
     {"backend", static_cast<int>(PredictPath::backend), false},
+    {"auto", static_cast<int>(PredictPath::automatic), false},
     {nullptr, 0, false},
 };
+
+void define_settings() {
+    DefineCustomEnumVariable(
+        "pgml_worker.predict_path", "Where pgml.predict scores a row.",
+        "worker: the serving background worker (shared models, batching); backend: this "
+        "connection loads the booster and calls XGBoost; auto: the worker, or this connection "
+        "when the worker is not available.",
+        &predict_path, static_cast<int>(PredictPath::worker), predict_path_options, PGC_USERSET, 0,
+        nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.timeout_ms", "How long pgml.predict waits for the worker's answer.",
+        "Past it the prediction fails, or with predict_path = auto runs in this connection.",
+        &timeout_ms, 5000, 1, 3600 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.threads", "Scoring threads of the serving worker (0: one per CPU).", nullptr,
+        &threads, 0, 0, 256, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.max_batch", "Most requests one scoring thread scores in one XGBoost call.",
+        nullptr, &max_batch, 64, 1, 4096, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.max_wait_us", "How long a scoring thread waits for a batch to fill.",
+        "0 scores at once whatever is queued.", &max_wait_us, 0, 0, 100000, PGC_SIGHUP, 0,
+        nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.queue_slots", "Request slots in shared memory (0: one per possible backend).",
+        "When all are in use, predicting backends wait for one.", &queue_slots, 0, 0, 1000000,
+        PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.max_features", "Widest feature row (and most classes) the worker path takes.",
+        "Wider rows fail on the worker path and use the backend path under auto.", &max_features,
+        256, 1, 65536, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.max_models", "Models listed in pgml.worker_models().", nullptr, &max_models, 64,
+        1, 100000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.model_memory", "Memory the worker's models may take (serialized size).",
+        "The least recently used models are freed to stay below it.", &model_memory_kb,
+        1024 * 1024, 1024, INT_MAX, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    MarkGUCPrefixReserved("pgml_worker");
+}
+
+void register_worker() {
+    BackgroundWorker w{};
+    w.bgw_flags = BGWORKER_SHMEM_ACCESS;
+    // On a hot standby too: it needs no database, only shared memory.
+    w.bgw_start_time = BgWorkerStart_ConsistentState;
+    w.bgw_restart_time = 1;
+    snprintf(w.bgw_library_name, BGW_MAXLEN, "pgml_worker");
+    snprintf(w.bgw_function_name, BGW_MAXLEN, "pgml_worker_main");
+    snprintf(w.bgw_name, BGW_MAXLEN, "pgml_worker");
+    snprintf(w.bgw_type, BGW_MAXLEN, "pgml_worker");
+    RegisterBackgroundWorker(&w);
+}
 
 }  // namespace
 
@@ -29,11 +103,16 @@ const struct config_enum_entry predict_path_options[] = {
 
 void _PG_init(void) {
     using namespace pgml::sqlapi;
-    DefineCustomEnumVariable(
-        "pgml_worker.predict_path", "Where pgml.predict scores a row.",
-        "backend: this connection loads the deployed booster and calls XGBoost itself.",
-        &predict_path, static_cast<int>(PredictPath::backend), predict_path_options, PGC_USERSET, 0,
-        nullptr, nullptr, nullptr);
-    MarkGUCPrefixReserved("pgml_worker");
+    define_settings();
     register_cache_invalidation();
+    if (process_shared_preload_libraries_in_progress) {
+        pgml::pg::install_region_hooks();
+        register_worker();
+    } else {
+        ereport(WARNING,
+                (errmsg("pgml_worker is not in shared_preload_libraries: the serving worker is "
+                        "not running"),
+                 errhint("Predictions need pgml_worker.predict_path = 'backend' (or 'auto'). Add "
+                         "pgml_worker to shared_preload_libraries and restart for the worker.")));
+    }
 }

@@ -1,10 +1,17 @@
-// pgml.predict and pgml.predict_proba. The in-backend path: the booster is
-// loaded into this backend (model_cache) and XGBoost is called here, as
+// pgml.predict and pgml.predict_proba. On the worker path (the default) the
+// row goes to the serving worker through shared memory; on the backend path
+// this connection loads the booster (model_cache) and calls XGBoost, as
 // PostgresML 2.0 does. Argument checks happen in plain C before any C++
 // object exists, so their ereports cross no destructor.
+#include <string>
+
 #include "core/model.hpp"
 #include "pg/guard.hpp"
+#include "pg/region.hpp"
+#include "shmem/layout.hpp"
 #include "sqlapi/model_cache.hpp"
+#include "sqlapi/settings.hpp"
+#include "sqlapi/worker_client.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -55,57 +62,155 @@ Row feature_row(FunctionCallInfo fcinfo, int argno) {
     return Row{dst, n};
 }
 
-// How argument 0 names the model.
+// The model named by argument 0: a project's deployed model (text) or a
+// model id (bigint).
 enum class By { project, model_id };
 
-Result<const CachedModel*> model_arg(FunctionCallInfo fcinfo, By by) {
-    if (by == By::model_id) return model_by_id(PG_GETARG_INT64(0));
-    return deployed_model(fcinfo, PG_GETARG_TEXT_PP(0));
-}
+// Argument 0, decoded (and detoasted) before any C++ object exists.
+struct ModelRef {
+    By by;
+    int64_t id;
+    text* project;
+};
 
-Result<void> check_width(const CachedModel& m, const Row& row) {
-    if (static_cast<size_t>(row.count) == m.model.num_features()) return {};
-    return fail(sqlstate::invalid_parameter,
-                "wrong number of features: model " + std::to_string(m.model_id) + " expects " +
-                    std::to_string(m.model.num_features()) + ", got " + std::to_string(row.count),
-                "Pass the features in the order of the training relation's columns, label left out.");
-}
-
-void check_model_arg(FunctionCallInfo fcinfo) {
+ModelRef model_ref(FunctionCallInfo fcinfo, By by) {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("the project name or model id must not be NULL")));
+    if (by == By::model_id) return ModelRef{by, PG_GETARG_INT64(0), nullptr};
+    return ModelRef{by, 0, PG_GETARG_TEXT_PP(0)};
+}
+
+Result<CachedModel*> lookup(FunctionCallInfo fcinfo, const ModelRef& ref) {
+    if (ref.by == By::model_id) return model_by_id(ref.id);
+    return deployed_model(fcinfo, ref.project);
+}
+
+Result<void> check_width(const CachedModel& m, const Row& row) {
+    if (static_cast<uint32_t>(row.count) == m.num_features) return {};
+    return fail(sqlstate::invalid_parameter,
+                "wrong number of features: model " + std::to_string(m.model_id) + " expects " +
+                    std::to_string(m.num_features) + ", got " + std::to_string(row.count),
+                "Pass the features in the order of the training relation's columns, label left out.");
+}
+
+// One request as either path answers it.
+struct Answer {
+    double value;
+    float* proba;  // PROBA: num_classes floats
+};
+
+enum class Served { done, use_backend };
+
+Result<Served> not_available(const char* why) {
+    if (static_cast<PredictPath>(predict_path) == PredictPath::automatic) return Served::use_backend;
+    return fail("55000", std::string("the pgml_worker serving worker is not available: ") + why,
+                "Retry shortly, or SET pgml_worker.predict_path = 'auto' to score in this "
+                "connection while the worker is away.");
+}
+
+// The worker path. Returns use_backend when predict_path = auto and the
+// worker cannot take the request; an Error when it must not fall back.
+Result<Served> on_worker(CachedModel& m, const Row& row, uint32_t kind, Answer& out) {
+    const bool fallback = static_cast<PredictPath>(predict_path) == PredictPath::automatic;
+    shm::Region* r = pg::region();
+    if (!r) return not_available("pgml_worker is not in shared_preload_libraries");
+    if (static_cast<uint32_t>(row.count) > r->max_features ||
+        (kind == shm::PROBA && m.classes.size() > r->max_features)) {
+        if (fallback) return Served::use_backend;
+        return fail(sqlstate::limit_exceeded,
+                    "the row is wider than pgml_worker.max_features (" +
+                        std::to_string(r->max_features) + ")",
+                    "Raise pgml_worker.max_features, or use predict_path 'backend' or 'auto'.");
+    }
+    if (!worker_available(static_cast<uint32_t>(row.count)))
+        return not_available("it is starting or restarting");
+
+    Ask ask{kind, m.model_id, row.values, static_cast<uint32_t>(row.count), 0, out.proba,
+            static_cast<uint32_t>(m.classes.size()), {0}};
+    // At most: ask, hand the model over, ask again (and once more should an
+    // eviction drop it in between).
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        Asked asked = Asked::failed;
+        if (auto c = pg::call([&] { asked = ask_worker(&ask); }); !c) return tl::unexpected(c.error());
+        if (asked == Asked::answered) {
+            out.value = ask.value;
+            return Served::done;
+        }
+        if (asked == Asked::failed)
+            return fail(sqlstate::internal, std::string("the serving worker failed: ") + ask.message);
+        if (asked == Asked::unavailable) return not_available("it went away");
+        if (asked == Asked::need_model) {
+            auto bytes = model_bytes(m.model_id);
+            if (!bytes) return tl::unexpected(bytes.error());
+            char message[256] = "";
+            auto c = pg::call([&] {
+                asked = hand_over_model(m.model_id, m.task == Task::classification, m.classes.data(),
+                                        static_cast<uint32_t>(m.classes.size()), bytes->data(),
+                                        bytes->size(), message, sizeof message);
+            });
+            if (!c) return tl::unexpected(c.error());
+            if (asked == Asked::failed)
+                return fail(sqlstate::internal, "the serving worker could not load model " +
+                                                    std::to_string(m.model_id) + ": " + message);
+            if (asked == Asked::unavailable) return not_available("it went away");
+            if (asked != Asked::timed_out) continue;
+        }
+        // Timed out.
+        if (fallback) return Served::use_backend;
+        return fail("58000",
+                    "the pgml_worker serving worker did not answer within " +
+                        std::to_string(timeout_ms) + " ms",
+                    "Raise pgml_worker.timeout_ms, or SET pgml_worker.predict_path = 'auto'.");
+    }
+    return fail(sqlstate::internal,
+                "the serving worker did not keep model " + std::to_string(m.model_id) + " loaded");
+}
+
+Result<void> serve(CachedModel& m, const Row& row, uint32_t kind, Answer& out) {
+    if (static_cast<PredictPath>(predict_path) != PredictPath::backend) {
+        auto served = on_worker(m, row, kind, out);
+        if (!served) return tl::unexpected(served.error());
+        if (*served == Served::done) return {};
+    }
+    auto booster = backend_booster(m);
+    if (!booster) return tl::unexpected(booster.error());
+    if (kind == shm::PROBA) return (*booster)->predict_proba(row.values, out.proba);
+    auto v = (*booster)->predict(row.values);
+    if (!v) return tl::unexpected(v.error());
+    out.value = *v;
+    return {};
 }
 
 Datum predict(FunctionCallInfo fcinfo, By by) {
     begin_predict();
-    check_model_arg(fcinfo);
+    ModelRef ref = model_ref(fcinfo, by);
     Row row = feature_row(fcinfo, 1);
     return pg::sql_entry([&]() -> Result<Datum> {
-        auto m = model_arg(fcinfo, by);
+        auto m = lookup(fcinfo, ref);
         if (!m) return tl::unexpected(m.error());
         if (auto r = check_width(**m, row); !r) return tl::unexpected(r.error());
-        auto v = (*m)->model.predict(row.values);
-        if (!v) return tl::unexpected(v.error());
-        return Float4GetDatum(static_cast<float>(*v));
+        Answer out{0, nullptr};
+        if (auto r = serve(**m, row, shm::PREDICT, out); !r) return tl::unexpected(r.error());
+        return Float4GetDatum(static_cast<float>(out.value));
     });
 }
 
 Datum predict_proba(FunctionCallInfo fcinfo, By by) {
     begin_predict();
-    check_model_arg(fcinfo);
+    ModelRef ref = model_ref(fcinfo, by);
     Row row = feature_row(fcinfo, 1);
     return pg::sql_entry([&]() -> Result<Datum> {
-        auto m = model_arg(fcinfo, by);
+        auto m = lookup(fcinfo, ref);
         if (!m) return tl::unexpected(m.error());
-        const CachedModel& cm = **m;
-        if (cm.model.task() != Task::classification)
+        CachedModel& cm = **m;
+        if (cm.task != Task::classification)
             return fail("42809",
                         "predict_proba needs a classification model; model " +
                             std::to_string(cm.model_id) + " is a regression",
                         "Use pgml.predict() for regression.");
         if (auto r = check_width(cm, row); !r) return tl::unexpected(r.error());
-        const int k = static_cast<int>(cm.model.num_classes());
+        const int k = static_cast<int>(cm.classes.size());
         ArrayType* result = nullptr;
         auto a = pg::call([&] {
             Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(float) * k;
@@ -118,8 +223,8 @@ Datum predict_proba(FunctionCallInfo fcinfo, By by) {
             ARR_LBOUND(result)[0] = 1;
         });
         if (!a) return tl::unexpected(a.error());
-        auto p = cm.model.predict_proba(row.values, reinterpret_cast<float*>(ARR_DATA_PTR(result)));
-        if (!p) return tl::unexpected(p.error());
+        Answer out{0, reinterpret_cast<float*>(ARR_DATA_PTR(result))};
+        if (auto r = serve(cm, row, shm::PROBA, out); !r) return tl::unexpected(r.error());
         return PointerGetDatum(result);
     });
 }

@@ -1,0 +1,60 @@
+-- The serving worker: the same answers as the backend path, its statistics,
+-- its settings.
+SELECT running, threads > 0 AS has_threads, queue_slots >= 20 AS slots_for_every_backend
+  FROM pgml.worker_stats();
+
+CREATE TEMP TABLE rows_reg AS
+SELECT ARRAY[f_real, f_int, f_small, f_big, coalesce(f_double, 'NaN'), f_num, f_bool::int]::real[] AS x
+  FROM reg_data;
+CREATE TEMP TABLE rows_multi AS SELECT ARRAY[a, b]::real[] AS x FROM cls_multi;
+
+-- Every row gets the same answer from the worker, the backend and auto.
+SET pgml_worker.predict_path = 'backend';
+CREATE TEMP TABLE by_backend AS
+SELECT x, pgml.predict('reg', x) AS reg, NULL::real[] AS proba FROM rows_reg
+UNION ALL SELECT x, pgml.predict('multi', x), pgml.predict_proba('multi', x) FROM rows_multi;
+SET pgml_worker.predict_path = 'worker';
+SELECT requests AS requests_before FROM pgml.worker_stats() \gset
+CREATE TEMP TABLE by_worker AS
+SELECT x, pgml.predict('reg', x) AS reg, NULL::real[] AS proba FROM rows_reg
+UNION ALL SELECT x, pgml.predict('multi', x), pgml.predict_proba('multi', x) FROM rows_multi;
+SELECT requests - :requests_before >= (SELECT count(*) FROM rows_reg) + 2 * (SELECT count(*) FROM rows_multi)
+       AS every_request_counted
+  FROM pgml.worker_stats();
+SET pgml_worker.predict_path = 'auto';
+CREATE TEMP TABLE by_auto AS
+SELECT x, pgml.predict('reg', x) AS reg, NULL::real[] AS proba FROM rows_reg
+UNION ALL SELECT x, pgml.predict('multi', x), pgml.predict_proba('multi', x) FROM rows_multi;
+RESET pgml_worker.predict_path;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE b.reg = w.reg AND b.proba IS NOT DISTINCT FROM w.proba) AS worker_equal,
+       count(*) FILTER (WHERE b.reg = a.reg AND b.proba IS NOT DISTINCT FROM a.proba) AS auto_equal
+  FROM (SELECT row_number() OVER () AS i, * FROM by_backend) b
+  JOIN (SELECT row_number() OVER () AS i, * FROM by_worker) w USING (i)
+  JOIN (SELECT row_number() OVER () AS i, * FROM by_auto) a USING (i);
+
+-- By model id and with double precision features, through the worker.
+SELECT pgml.predict(d.id, x::float8[]) = pgml.predict('reg', x) AS by_id_equal
+  FROM pgml.deployed_models d, (SELECT x FROM rows_reg LIMIT 1) r WHERE d.name = 'reg';
+
+-- The worker holds each deployed model once, keyed by database and id.
+SELECT m.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AS this_database,
+       m.bytes = length(pgml.export_model(m.model_id)) AS bytes_are_model_size,
+       m.requests > 0 AS used
+  FROM pgml.worker_models() m JOIN pgml.deployed_models d ON d.id = m.model_id
+ WHERE d.name IN ('reg', 'multi') ORDER BY d.name;
+SELECT count(*) = count(DISTINCT (database, model_id)) AS one_copy_each FROM pgml.worker_models();
+SELECT mean_batch >= 1 AS batches_counted, max_batch >= 1 AS max_batch_seen,
+       p50_us > 0 AND p99_us >= p50_us AS latency_recorded, queue_depth >= 0 AS depth_shown,
+       models_loaded >= 2 AS models_shown, model_bytes > 0 AS bytes_shown
+  FROM pgml.worker_status;
+
+-- Errors on the worker path are the backend path's errors.
+SELECT try($$SELECT pgml.predict('reg', ARRAY[1, 2, 3]::real[])$$);
+SELECT try($$SELECT pgml.predict_proba('reg', ARRAY[1, 2, 3, 4, 5, 6, 7]::real[])$$);
+
+-- Settings: defaults, and who may change what.
+SELECT name, setting, unit, context FROM pg_settings WHERE name LIKE 'pgml_worker.%' ORDER BY name;
+SELECT try($$SET pgml_worker.max_batch = 8$$);
+SELECT try($$SET pgml_worker.threads = 8$$);
+SELECT try($$SET pgml_worker.predict_path = 'somewhere'$$);

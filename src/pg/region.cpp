@@ -1,0 +1,72 @@
+#include "pg/region.hpp"
+
+#include "sqlapi/settings.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+}
+
+namespace pgml::pg {
+
+namespace {
+
+shmem_request_hook_type prev_request_hook = nullptr;
+shmem_startup_hook_type prev_startup_hook = nullptr;
+shm::Region* the_region = nullptr;
+
+uint32_t slots() {
+    // Default: one slot per possible backend, so no backend ever waits for
+    // a slot unless the operator chose fewer.
+    return sqlapi::queue_slots > 0 ? static_cast<uint32_t>(sqlapi::queue_slots)
+                                   : static_cast<uint32_t>(MaxBackends);
+}
+
+size_t size() {
+    return shm::region_size(slots(), static_cast<uint32_t>(sqlapi::max_features),
+                            static_cast<uint32_t>(sqlapi::max_models));
+}
+
+void request_hook() {
+    if (prev_request_hook) prev_request_hook();
+    RequestAddinShmemSpace(size());
+}
+
+void startup_hook() {
+    if (prev_startup_hook) prev_startup_hook();
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    bool found = false;
+    void* mem = ShmemInitStruct("pgml_worker", size(), &found);
+    bool built = true;
+    if (!found) {
+        memset(mem, 0, size());
+        // Boost reports a failed pthread_mutex_init or sem_init by throwing;
+        // catch it here and report it as Postgres would, outside C++.
+        try {
+            the_region = shm::init_region(mem, slots(), static_cast<uint32_t>(sqlapi::max_features),
+                                          static_cast<uint32_t>(sqlapi::max_models));
+        } catch (...) {
+            built = false;
+        }
+    } else {
+        the_region = static_cast<shm::Region*>(mem);
+    }
+    LWLockRelease(AddinShmemInitLock);
+    if (!built) ereport(FATAL, (errmsg("pgml_worker: could not initialize its shared memory")));
+}
+
+}  // namespace
+
+void install_region_hooks() {
+    prev_request_hook = shmem_request_hook;
+    shmem_request_hook = request_hook;
+    prev_startup_hook = shmem_startup_hook;
+    shmem_startup_hook = startup_hook;
+}
+
+shm::Region* region() { return the_region; }
+
+}  // namespace pgml::pg

@@ -1,0 +1,178 @@
+#include "shmem/layout.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <new>
+
+namespace pgml::shm {
+
+namespace {
+
+constexpr size_t align64(size_t n) { return (n + 63) & ~size_t{63}; }
+
+uint32_t* ring_array(Region* r, const Ring& ring) {
+    return reinterpret_cast<uint32_t*>(reinterpret_cast<char*>(r) + ring.offset);
+}
+
+struct Layout {
+    size_t rings, slots, models, total;
+    uint32_t slot_size;
+};
+
+Layout layout(uint32_t nslots, uint32_t max_features, uint32_t max_models) {
+    Layout l{};
+    l.slot_size = static_cast<uint32_t>(align64(sizeof(Slot) + sizeof(float) * max_features));
+    l.rings = align64(sizeof(Region));
+    l.slots = l.rings + align64(3 * sizeof(uint32_t) * nslots);
+    l.models = l.slots + static_cast<size_t>(l.slot_size) * nslots;
+    l.total = l.models + align64(sizeof(ModelStat) * max_models);
+    return l;
+}
+
+}  // namespace
+
+size_t region_size(uint32_t nslots, uint32_t max_features, uint32_t max_models) {
+    return layout(nslots, max_features, max_models).total;
+}
+
+Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32_t max_models) {
+    Layout l = layout(nslots, max_features, max_models);
+    auto* r = new (memory) Region();  // constructs the mutex and semaphore
+    r->nslots = nslots;
+    r->max_features = max_features;
+    r->slot_size = l.slot_size;
+    r->slots_offset = static_cast<uint32_t>(l.slots);
+    r->max_models = max_models;
+    r->models_offset = static_cast<uint32_t>(l.models);
+    Ring* rings[3] = {&r->free_slots, &r->requests, &r->control};
+    for (int i = 0; i < 3; ++i)
+        *rings[i] = Ring{0, 0, nslots, static_cast<uint32_t>(l.rings + i * sizeof(uint32_t) * nslots)};
+    for (uint32_t i = 0; i < nslots; ++i) {
+        new (slot(r, i)) Slot();
+        ring_array(r, r->free_slots)[i] = i;
+    }
+    r->free_slots.count = nslots;
+    for (uint32_t i = 0; i < max_models; ++i) new (&model_stats(r)[i]) ModelStat();
+    return r;
+}
+
+bool pop_free(Region* r, uint32_t& index) {
+    return pop_many(r, r->free_slots, &index, 1) == 1;
+}
+
+void push_free(Region* r, uint32_t index) { push(r, r->free_slots, index); }
+
+void push(Region* r, Ring& ring, uint32_t index) {
+    bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+    ring_array(r, ring)[(ring.head + ring.count) % ring.capacity] = index;
+    ++ring.count;
+}
+
+uint32_t pop_many(Region* r, Ring& ring, uint32_t* out, uint32_t max) {
+    bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+    uint32_t n = ring.count < max ? ring.count : max;
+    const uint32_t* a = ring_array(r, ring);
+    for (uint32_t i = 0; i < n; ++i) out[i] = a[(ring.head + i) % ring.capacity];
+    ring.head = (ring.head + n) % ring.capacity;
+    ring.count -= n;
+    return n;
+}
+
+uint32_t depth(Region* r, const Ring& ring) {
+    bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+    return ring.count;
+}
+
+void enqueue_request(Region* r, uint32_t index) {
+    bool wake = false;
+    {
+        bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+        Ring& ring = r->requests;
+        ring_array(r, ring)[(ring.head + ring.count) % ring.capacity] = index;
+        ++ring.count;
+        if (r->sleepers > r->wakeups) {
+            ++r->wakeups;
+            wake = true;
+        }
+    }
+    if (wake) r->work.post();
+}
+
+uint32_t take_requests(Region* r, uint32_t* out, uint32_t max) {
+    bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+    for (;;) {
+        if (r->stopping) return 0;
+        if (r->requests.count > 0) {
+            Ring& ring = r->requests;
+            uint32_t n = ring.count < max ? ring.count : max;
+            const uint32_t* a = ring_array(r, ring);
+            for (uint32_t i = 0; i < n; ++i) out[i] = a[(ring.head + i) % ring.capacity];
+            ring.head = (ring.head + n) % ring.capacity;
+            ring.count -= n;
+            return n;
+        }
+        ++r->sleepers;
+        guard.unlock();
+        r->work.wait();
+        guard.lock();
+        --r->sleepers;
+        --r->wakeups;
+    }
+}
+
+uint32_t poll_requests(Region* r, uint32_t* out, uint32_t max) {
+    return pop_many(r, r->requests, out, max);
+}
+
+void stop_requests(Region* r) {
+    uint32_t posts;
+    {
+        bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+        r->stopping = true;
+        posts = r->sleepers - r->wakeups;
+        r->wakeups = r->sleepers;
+    }
+    for (uint32_t i = 0; i < posts; ++i) r->work.post();
+}
+
+namespace {
+// Bucket b covers [2^(b/4 + ...)]: 4 buckets per power of two of ns.
+int bucket_of(uint64_t ns) {
+    if (ns < 1) ns = 1;
+    double b = std::log2(static_cast<double>(ns)) * 4.0;
+    int i = static_cast<int>(b);
+    return i < 0 ? 0 : (i >= kLatencyBuckets ? kLatencyBuckets - 1 : i);
+}
+uint64_t bucket_upper(int b) { return static_cast<uint64_t>(std::exp2((b + 1) / 4.0)); }
+}  // namespace
+
+void record_latency(Stats& s, uint64_t ns) {
+    s.latency[bucket_of(ns)].fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t latency_quantile(const Stats& s, double q) {
+    uint64_t total = 0;
+    for (int b = 0; b < kLatencyBuckets; ++b) total += s.latency[b].load(std::memory_order_relaxed);
+    if (total == 0) return 0;
+    uint64_t target = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total)));
+    uint64_t seen = 0;
+    for (int b = 0; b < kLatencyBuckets; ++b) {
+        seen += s.latency[b].load(std::memory_order_relaxed);
+        if (seen >= target) return bucket_upper(b);
+    }
+    return bucket_upper(kLatencyBuckets - 1);
+}
+
+uint64_t steady_ns() {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch())
+                                     .count());
+}
+
+uint64_t system_ns() {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+}
+
+}  // namespace pgml::shm

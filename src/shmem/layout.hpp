@@ -1,0 +1,173 @@
+// The memory shared by backends and the serving worker: request slots, the
+// request queue, the worker's control queue, and statistics. Pure C++: pool
+// threads use it, so nothing here calls Postgres. See README.md beside this
+// file for why each synchronization primitive was chosen.
+//
+// The region lives in Postgres' main shared memory, which every process maps
+// at the same address; still, everything refers to slots by index, never by
+// pointer, so the layout does not depend on that.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include <boost/interprocess/sync/interprocess_mutex.hpp>
+#include <boost/interprocess/sync/interprocess_semaphore.hpp>
+#include <boost/interprocess/sync/scoped_lock.hpp>
+
+namespace pgml::shm {
+
+namespace bip = boost::interprocess;
+
+// Life of a slot. Every transition out of QUEUED or TAKEN is a CAS, so a
+// backend abandoning its request and a pool thread finishing it agree on
+// who frees the slot: whoever sees the other's mark last.
+enum SlotState : uint32_t {
+    FREE = 0,       // on the free list
+    FILLING = 1,    // a backend owns it and writes the request
+    QUEUED = 2,     // on a queue, waiting for the worker
+    TAKEN = 3,      // a pool thread (or the worker's main thread) works on it
+    DONE = 4,       // answered; the backend reads the answer and frees it
+    ABANDONED = 5,  // the backend gave up (cancel, timeout); the worker frees it
+};
+
+enum Kind : uint32_t {
+    PREDICT = 0,  // answer: value
+    PROBA = 1,    // answer: nresult probabilities in data[]
+    LOAD = 2,     // control: load a model handed over in a DSM segment
+    RETIRE = 3,   // control: a model is no longer deployed; free it
+};
+
+enum Status : int32_t {
+    OK = 0,
+    NEED_MODEL = 1,   // the worker does not hold the model: hand it over
+    FAILED = 2,       // message[] says why (an XGBoost error, a bad model)
+    WORKER_GONE = 3,  // the worker stopped before answering
+};
+
+struct Slot {
+    std::atomic<uint32_t> state;
+    uint32_t generation;   // of the request in the slot (DESIGN.md invariant 4)
+    uint32_t owner;        // pgprocno of the requesting backend (its latch)
+    uint32_t kind;         // Kind
+    uint32_t db;           // database Oid: models are keyed by (db, model id)
+    uint32_t nfeatures;
+    int64_t model_id;
+    uint64_t enqueued_ns;  // steady clock, for the enqueue-to-answer latency
+    int32_t status;        // Status
+    uint32_t nresult;
+    double value;          // PREDICT: the answer
+    uint32_t dsm_handle;   // LOAD: the segment holding the model
+    char message[244];     // FAILED: why
+    float data[];          // features in; PROBA: probabilities out
+};
+
+// A ring of slot indices guarded by a process-shared mutex. Capacity is the
+// number of slots, and a slot is on at most one ring at a time, so a push
+// never finds the ring full.
+struct Ring {
+    uint32_t head;  // next to pop
+    uint32_t count;
+    uint32_t capacity;
+    uint32_t offset;  // of the uint32_t[capacity] array from the Region start
+};
+
+struct ModelStat {
+    std::atomic<uint32_t> in_use;  // 0 = empty entry
+    uint32_t db;
+    int64_t model_id;
+    uint64_t bytes;
+    uint64_t loaded_ns;            // system clock, ns since the epoch
+    std::atomic<uint64_t> requests;
+};
+
+inline constexpr int kLatencyBuckets = 256;  // 4 per power of two of ns
+
+struct Stats {
+    std::atomic<uint64_t> requests;
+    std::atomic<uint64_t> batches;
+    std::atomic<uint64_t> batched_rows;
+    std::atomic<uint64_t> max_batch;
+    std::atomic<uint64_t> latency[kLatencyBuckets];
+};
+
+struct Region {
+    Region() : work(0) {}
+
+    // Sizing, fixed at server start.
+    uint32_t nslots;
+    uint32_t max_features;
+    uint32_t slot_size;   // bytes, multiple of 64
+    uint32_t slots_offset;
+    uint32_t max_models;
+    uint32_t models_offset;
+
+    // The worker. ready is set once its pool runs and cleared before it
+    // stops; backends enqueue only while it is set.
+    std::atomic<uint32_t> ready;
+    std::atomic<int32_t> worker_pid;
+    std::atomic<uint32_t> worker_procno;
+    std::atomic<uint64_t> worker_started_ns;  // system clock
+    std::atomic<uint32_t> next_generation;
+
+    bip::interprocess_mutex lock;      // guards the rings and the two counters below
+    bip::interprocess_semaphore work;  // wakes sleeping pool threads
+    uint32_t sleepers;                 // pool threads waiting on `work`
+    uint32_t wakeups;                  // posts to `work` not yet consumed
+    bool stopping;                     // pool threads return from take_requests
+    Ring free_slots;
+    Ring requests;   // PREDICT / PROBA, for the pool threads
+    Ring control;    // LOAD / RETIRE, for the worker's main thread
+
+    Stats stats;
+};
+
+// Size of the region for these settings.
+size_t region_size(uint32_t nslots, uint32_t max_features, uint32_t max_models);
+// Builds the region in zeroed memory of region_size() bytes.
+Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32_t max_models);
+
+inline Slot* slot(Region* r, uint32_t i) {
+    return reinterpret_cast<Slot*>(reinterpret_cast<char*>(r) + r->slots_offset +
+                                   static_cast<size_t>(i) * r->slot_size);
+}
+inline ModelStat* model_stats(Region* r) {
+    return reinterpret_cast<ModelStat*>(reinterpret_cast<char*>(r) + r->models_offset);
+}
+
+// Ring operations; each takes the region's lock.
+bool pop_free(Region* r, uint32_t& index);
+void push_free(Region* r, uint32_t index);
+void push(Region* r, Ring& ring, uint32_t index);
+// Pops up to max indices into out; returns how many.
+uint32_t pop_many(Region* r, Ring& ring, uint32_t* out, uint32_t max);
+uint32_t depth(Region* r, const Ring& ring);
+
+// The request queue of the pool. enqueue posts `work` only when a thread
+// sleeps that no earlier post will wake, and a thread looks at the ring
+// under the lock before it sleeps: no request is left without a thread,
+// and no thread is woken for nothing.
+void enqueue_request(Region* r, uint32_t index);
+// Blocks until requests are queued (returns up to max of them) or the pool
+// is stopping (returns 0).
+uint32_t take_requests(Region* r, uint32_t* out, uint32_t max);
+// Non-blocking: whatever is queued now, up to max.
+uint32_t poll_requests(Region* r, uint32_t* out, uint32_t max);
+// Makes every pool thread return from take_requests.
+void stop_requests(Region* r);
+
+// Marks a slot FREE and returns it to the free list.
+inline void release(Region* r, uint32_t i) {
+    slot(r, i)->state.store(FREE, std::memory_order_release);
+    push_free(r, i);
+}
+
+void record_latency(Stats& s, uint64_t ns);
+// The latency below which a fraction q of the recorded answers fell.
+uint64_t latency_quantile(const Stats& s, double q);
+
+uint64_t steady_ns();
+uint64_t system_ns();
+
+}  // namespace pgml::shm

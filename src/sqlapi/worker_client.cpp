@@ -1,0 +1,216 @@
+#include "sqlapi/worker_client.hpp"
+
+#include "pg/region.hpp"
+#include "shmem/handoff.hpp"
+#include "sqlapi/settings.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/dsm.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/timestamp.h"
+}
+
+namespace pgml::sqlapi {
+
+namespace {
+
+// How long a backend spins on its slot before it sleeps on its latch: a
+// request the pool answers within a few microseconds then costs no
+// sleep/wake-up round trip.
+constexpr int kSpins = 200;
+
+TimestampTz deadline() {
+    return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+}
+
+long ms_left(TimestampTz until) {
+    return TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+}
+
+void wait_a_little(long ms) {
+    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms,
+                     PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+}
+
+// A free slot, waiting (cancellably) while all are taken. False when the
+// worker stops or the deadline passes first.
+bool acquire(shm::Region* r, uint32_t* index, TimestampTz until) {
+    for (;;) {
+        if (shm::pop_free(r, *index)) return true;
+        if (!r->ready.load(std::memory_order_acquire) || ms_left(until) <= 0) return false;
+        wait_a_little(1);
+    }
+}
+
+// Gives up a request: whoever sees the other's mark last frees the slot.
+void abandon(shm::Region* r, uint32_t index) {
+    shm::Slot* s = shm::slot(r, index);
+    uint32_t cur = s->state.load(std::memory_order_acquire);
+    while (cur == shm::QUEUED || cur == shm::TAKEN)
+        if (s->state.compare_exchange_weak(cur, shm::ABANDONED, std::memory_order_acq_rel)) return;
+    shm::release(r, index);  // DONE: the answer came; nobody else will free it
+}
+
+void wake_worker(shm::Region* r) {
+    SetLatch(&ProcGlobal->allProcs[r->worker_procno.load()].procLatch);
+}
+
+// Fills the common part of a request and stamps it with a new generation.
+uint32_t stamp(shm::Region* r, shm::Slot* s, uint32_t kind, int64_t model_id) {
+    uint32_t gen = r->next_generation.fetch_add(1, std::memory_order_relaxed) + 1;
+    s->generation = gen;
+    s->owner = static_cast<uint32_t>(MyProc->pgprocno);
+    s->kind = kind;
+    s->db = MyDatabaseId;
+    s->model_id = model_id;
+    s->status = shm::OK;
+    s->nresult = 0;
+    s->message[0] = '\0';
+    s->enqueued_ns = shm::steady_ns();
+    return gen;
+}
+
+enum class Waited { done, gone, timed_out };
+
+Waited await_inner(shm::Region* r, shm::Slot* s, TimestampTz until) {
+    for (int i = 0; i < kSpins; ++i) {
+        if (s->state.load(std::memory_order_acquire) == shm::DONE) return Waited::done;
+        pg_spin_delay();
+    }
+    for (;;) {
+        if (s->state.load(std::memory_order_acquire) == shm::DONE) return Waited::done;
+        if (!r->ready.load(std::memory_order_acquire)) return Waited::gone;
+        long left = ms_left(until);
+        if (left <= 0) return Waited::timed_out;
+        // Wake at least every 100 ms to notice a worker that went away.
+        wait_a_little(left < 100 ? left : 100);
+    }
+}
+
+// Waits for the slot's answer. On any way out but DONE (cancel, timeout,
+// the worker gone) the request is abandoned first.
+Waited await(shm::Region* r, uint32_t index, TimestampTz until) {
+    shm::Slot* s = shm::slot(r, index);
+    Waited w = Waited::done;
+    PG_TRY();
+    {
+        w = await_inner(r, s, until);
+    }
+    PG_CATCH();
+    {
+        abandon(r, index);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    if (w != Waited::done) {
+        // The worker may still answer between our look and the abandon.
+        abandon(r, index);
+    }
+    return w;
+}
+
+Asked outcome_of(shm::Slot* s, char* message, size_t message_size) {
+    switch (s->status) {
+        case shm::OK: return Asked::answered;
+        case shm::NEED_MODEL: return Asked::need_model;
+        case shm::WORKER_GONE: return Asked::unavailable;
+        default:
+            snprintf(message, message_size, "%s", s->message);
+            return Asked::failed;
+    }
+}
+
+}  // namespace
+
+bool worker_available(uint32_t nfeatures) {
+    shm::Region* r = pg::region();
+    return r && r->ready.load(std::memory_order_acquire) && nfeatures <= r->max_features;
+}
+
+Asked ask_worker(Ask* ask) {
+    shm::Region* r = pg::region();
+    TimestampTz until = deadline();
+    uint32_t index;
+    if (!acquire(r, &index, until))
+        return r->ready.load() ? Asked::timed_out : Asked::unavailable;
+    shm::Slot* s = shm::slot(r, index);
+    uint32_t gen = stamp(r, s, ask->kind, ask->model_id);
+    s->nfeatures = ask->nfeatures;
+    memcpy(s->data, ask->row, sizeof(float) * ask->nfeatures);
+    s->state.store(shm::QUEUED, std::memory_order_release);
+    shm::enqueue_request(r, index);
+
+    Waited w = await(r, index, until);
+    if (w == Waited::gone) return Asked::unavailable;
+    if (w == Waited::timed_out) return Asked::timed_out;
+    if (s->generation != gen)
+        elog(ERROR, "pgml_worker: slot %u answered request %u, expected %u", index, s->generation, gen);
+    Asked a = outcome_of(s, ask->message, sizeof ask->message);
+    if (a == Asked::answered) {
+        if (ask->kind == shm::PREDICT) {
+            ask->value = s->value;
+        } else {
+            uint32_t n = s->nresult < ask->nproba ? s->nresult : ask->nproba;
+            memcpy(ask->proba, s->data, sizeof(float) * n);
+        }
+    }
+    shm::release(r, index);
+    return a;
+}
+
+Asked hand_over_model(int64_t model_id, bool classification, const double* classes,
+                      uint32_t nclasses, const uint8_t* bytes, size_t nbytes, char* message,
+                      size_t message_size) {
+    shm::Region* r = pg::region();
+    TimestampTz until = deadline();
+    dsm_segment* seg = dsm_create(shm::handoff_size(nclasses, nbytes), 0);
+    auto* h = static_cast<shm::Handoff*>(dsm_segment_address(seg));
+    h->classification = classification ? 1 : 0;
+    h->nclasses = nclasses;
+    h->nbytes = nbytes;
+    memcpy(shm::handoff_classes(h), classes, sizeof(double) * nclasses);
+    memcpy(shm::handoff_bytes(h), bytes, nbytes);
+
+    uint32_t index;
+    if (!acquire(r, &index, until)) {
+        dsm_detach(seg);
+        return r->ready.load() ? Asked::timed_out : Asked::unavailable;
+    }
+    shm::Slot* s = shm::slot(r, index);
+    uint32_t gen = stamp(r, s, shm::LOAD, model_id);
+    s->dsm_handle = dsm_segment_handle(seg);
+    s->state.store(shm::QUEUED, std::memory_order_release);
+    shm::push(r, r->control, index);
+    wake_worker(r);
+
+    // The segment is ours until the worker answers (or we give up; then the
+    // worker finds it gone and says so).
+    Waited w = await(r, index, until);
+    dsm_detach(seg);
+    if (w == Waited::gone) return Asked::unavailable;
+    if (w == Waited::timed_out) return Asked::timed_out;
+    if (s->generation != gen)
+        elog(ERROR, "pgml_worker: slot %u answered request %u, expected %u", index, s->generation, gen);
+    Asked a = outcome_of(s, message, message_size);
+    shm::release(r, index);
+    return a;
+}
+
+void retire_model(int64_t model_id) {
+    shm::Region* r = pg::region();
+    uint32_t index;
+    if (!r || !r->ready.load() || !shm::pop_free(r, index)) return;
+    shm::Slot* s = shm::slot(r, index);
+    (void) stamp(r, s, shm::RETIRE, model_id);
+    s->state.store(shm::QUEUED, std::memory_order_release);
+    shm::push(r, r->control, index);
+    wake_worker(r);
+}
+
+}  // namespace pgml::sqlapi

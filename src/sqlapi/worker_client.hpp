@@ -1,0 +1,46 @@
+// The backend's side of the worker path: put a row into a slot, publish it,
+// wait (cancellably) for the answer. Plain C-style code that calls Postgres
+// and may ereport (cancel, statement_timeout): call it through pg::call from
+// C++. A request abandoned by an error is handed back to the worker, which
+// frees its slot; a late answer never reaches another request.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pgml::sqlapi {
+
+enum class Asked {
+    answered,     // value or proba filled
+    need_model,   // the worker does not hold the model: hand it over, ask again
+    failed,       // the worker could not score it: message says why
+    unavailable,  // the worker is not running or went away
+    timed_out,    // no answer within pgml_worker.timeout_ms
+};
+
+struct Ask {
+    uint32_t kind;      // shm::PREDICT or shm::PROBA
+    int64_t model_id;
+    const float* row;
+    uint32_t nfeatures;
+    double value;       // PREDICT answer
+    float* proba;       // PROBA answer, nproba floats
+    uint32_t nproba;
+    char message[256];
+};
+
+// Whether the worker can take this request at all (preloaded, running, the
+// row fits a slot).
+bool worker_available(uint32_t nfeatures);
+
+Asked ask_worker(Ask* ask);
+
+// Hands a model to the worker in a DSM segment and waits until it is loaded.
+Asked hand_over_model(int64_t model_id, bool classification, const double* classes,
+                      uint32_t nclasses, const uint8_t* bytes, size_t nbytes, char* message,
+                      size_t message_size);
+
+// Tells the worker a model is no longer deployed (best effort, no wait).
+void retire_model(int64_t model_id);
+
+}  // namespace pgml::sqlapi

@@ -1,0 +1,92 @@
+// pgml.worker_stats() and pgml.worker_models(): what the serving worker is
+// doing, read from shared memory by any backend. Plain C-style code.
+#include "pg/region.hpp"
+#include "shmem/layout.hpp"
+#include "sqlapi/settings.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(pgml_worker_stats);
+PG_FUNCTION_INFO_V1(pgml_worker_models);
+}
+
+namespace {
+
+TimestampTz from_unix_ns(uint64_t ns) {
+    return static_cast<TimestampTz>(ns / 1000) -
+           static_cast<TimestampTz>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+}
+
+pgml::shm::Region* region_or_error() {
+    pgml::shm::Region* r = pgml::pg::region();
+    if (!r)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("pgml_worker is not in shared_preload_libraries"),
+                        errhint("Add it there and restart to run the serving worker.")));
+    return r;
+}
+
+}  // namespace
+
+// One row: the worker's process, its counters and its latency.
+extern "C" Datum pgml_worker_stats(PG_FUNCTION_ARGS) {
+    using namespace pgml::shm;
+    Region* r = region_or_error();
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "pgml.worker_stats must return a record");
+    desc = BlessTupleDesc(desc);
+    const Stats& s = r->stats;
+    uint64_t requests = s.requests.load(), batches = s.batches.load(), rows = s.batched_rows.load();
+    bool running = r->ready.load() != 0;
+    int64 models = 0, bytes = 0;
+    ModelStat* table = model_stats(r);
+    for (uint32_t i = 0; i < r->max_models; ++i)
+        if (table[i].in_use.load(std::memory_order_acquire) == 1) {
+            ++models;
+            bytes += static_cast<int64>(table[i].bytes);
+        }
+    Datum v[14];
+    bool n[14] = {};
+    v[0] = BoolGetDatum(running);
+    v[1] = Int32GetDatum(r->worker_pid.load());
+    n[1] = !running;
+    v[2] = TimestampTzGetDatum(from_unix_ns(r->worker_started_ns.load()));
+    n[2] = r->worker_started_ns.load() == 0;
+    v[3] = Int32GetDatum(pgml::sqlapi::worker_threads());
+    v[4] = Int32GetDatum(static_cast<int32>(r->nslots));
+    v[5] = Int64GetDatum(static_cast<int64>(requests));
+    v[6] = Int64GetDatum(static_cast<int64>(batches));
+    v[7] = Float8GetDatum(batches ? static_cast<double>(rows) / static_cast<double>(batches) : 0.0);
+    v[8] = Int64GetDatum(static_cast<int64>(s.max_batch.load()));
+    v[9] = Int32GetDatum(static_cast<int32>(depth(r, r->requests)));
+    v[10] = Float8GetDatum(static_cast<double>(latency_quantile(s, 0.50)) / 1000.0);
+    v[11] = Float8GetDatum(static_cast<double>(latency_quantile(s, 0.99)) / 1000.0);
+    v[12] = Int64GetDatum(models);
+    v[13] = Int64GetDatum(bytes);
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
+}
+
+// One row per model the worker holds.
+extern "C" Datum pgml_worker_models(PG_FUNCTION_ARGS) {
+    using namespace pgml::shm;
+    Region* r = region_or_error();
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    InitMaterializedSRF(fcinfo, 0);
+    ModelStat* table = model_stats(r);
+    for (uint32_t i = 0; i < r->max_models; ++i) {
+        ModelStat& m = table[i];
+        if (m.in_use.load(std::memory_order_acquire) != 1) continue;
+        Datum v[5] = {ObjectIdGetDatum(m.db), Int64GetDatum(m.model_id),
+                      Int64GetDatum(static_cast<int64>(m.bytes)),
+                      Int64GetDatum(static_cast<int64>(m.requests.load())),
+                      TimestampTzGetDatum(from_unix_ns(m.loaded_ns))};
+        bool n[5] = {};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+    }
+    return static_cast<Datum>(0);
+}

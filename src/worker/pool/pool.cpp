@@ -1,0 +1,171 @@
+#include "worker/pool/pool.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <pthread.h>
+
+namespace pgml::pool {
+
+namespace {
+
+using shm::Slot;
+
+using Request = Pool::Request;
+
+bool same_model(const Slot* a, const Slot* b) {
+    return a->db == b->db && a->model_id == b->model_id && a->kind == b->kind;
+}
+
+void set_failed(Slot* s, const std::string& message) {
+    s->status = shm::FAILED;
+    size_t n = std::min(message.size(), sizeof s->message - 1);
+    std::memcpy(s->message, message.data(), n);
+    s->message[n] = '\0';
+}
+
+}  // namespace
+
+void Pool::finish(shm::Region* r, uint32_t index, WakeFn wake) {
+    Slot* s = shm::slot(r, index);
+    shm::record_latency(r->stats, shm::steady_ns() - s->enqueued_ns);
+    uint32_t expected = shm::TAKEN;
+    if (s->state.compare_exchange_strong(expected, shm::DONE, std::memory_order_acq_rel))
+        wake(s->owner);
+    else
+        shm::release(r, index);  // abandoned while we worked: ours to free
+}
+
+void Pool::start(int n) {
+    // Threads inherit the creating thread's signal mask: block everything
+    // while creating them, then restore the main thread's mask.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void Pool::stop() {
+    if (threads_.empty()) return;
+    shm::stop_requests(region_);
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+}
+
+void Pool::run() {
+    std::vector<uint32_t> indices(kMaxBatchLimit);
+    std::vector<float> rows(static_cast<size_t>(kMaxBatchLimit) * region_->max_features);
+    std::vector<double> values(kMaxBatchLimit);
+    std::vector<float> proba(static_cast<size_t>(kMaxBatchLimit) * region_->max_features);
+    std::vector<Request> reqs;
+    reqs.reserve(kMaxBatchLimit);
+    for (;;) {
+        uint32_t limit = std::clamp<uint32_t>(max_batch.load(std::memory_order_relaxed), 1, kMaxBatchLimit);
+        uint32_t n = shm::take_requests(region_, indices.data(), limit);
+        if (n == 0) return;  // stopping
+        // Optionally give the batch a moment to fill.
+        uint32_t wait_us = max_wait_us.load(std::memory_order_relaxed);
+        if (wait_us > 0 && n < limit) {
+            uint64_t deadline = shm::steady_ns() + static_cast<uint64_t>(wait_us) * 1000;
+            while (n < limit && shm::steady_ns() < deadline) {
+                uint32_t more = shm::poll_requests(region_, indices.data() + n, limit - n);
+                if (more == 0) std::this_thread::yield();
+                n += more;
+            }
+        }
+        serve(indices.data(), n, reqs, rows, values, proba);
+    }
+}
+
+void Pool::serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, std::vector<float>& rows,
+                 std::vector<double>& values, std::vector<float>& proba) {
+    // Claim each request; one abandoned before we got to it is ours to free.
+    reqs.clear();
+    for (uint32_t i = 0; i < n; ++i) {
+        Slot* s = shm::slot(region_, indices[i]);
+        uint32_t expected = shm::QUEUED;
+        if (s->state.compare_exchange_strong(expected, shm::TAKEN, std::memory_order_acq_rel))
+            reqs.push_back({indices[i], s});
+        else
+            shm::release(region_, indices[i]);
+    }
+    // Requests for one model side by side, scored together.
+    std::stable_sort(reqs.begin(), reqs.end(), [](const Request& a, const Request& b) {
+        if (a.slot->db != b.slot->db) return a.slot->db < b.slot->db;
+        if (a.slot->model_id != b.slot->model_id) return a.slot->model_id < b.slot->model_id;
+        return a.slot->kind < b.slot->kind;
+    });
+
+    auto& stats = region_->stats;
+    stats.requests.fetch_add(reqs.size(), std::memory_order_relaxed);
+    const uint32_t width = region_->max_features;
+    for (size_t begin = 0; begin < reqs.size();) {
+        size_t end = begin + 1;
+        while (end < reqs.size() && same_model(reqs[begin].slot, reqs[end].slot)) ++end;
+        const size_t count = end - begin;
+        Slot* first = reqs[begin].slot;
+
+        Lease lease = registry_.find(ModelKey{first->db, first->model_id});
+        const Model* model = lease.model.get();
+        bool ok = true;
+        if (!model) {
+            for (size_t i = begin; i < end; ++i) reqs[i].slot->status = shm::NEED_MODEL;
+            ok = false;
+        } else {
+            const size_t nf = model->num_features();
+            // A row of the wrong width never reaches XGBoost.
+            for (size_t i = begin; i < end; ++i)
+                if (reqs[i].slot->nfeatures != nf) {
+                    set_failed(reqs[i].slot, "wrong number of features for the worker's model");
+                    ok = false;
+                }
+            if (ok) {
+                // One request is scored straight from its slot; a batch is
+                // gathered into one block, as XGBoost needs.
+                const float* block = first->data;
+                if (count > 1) {
+                    for (size_t i = 0; i < count; ++i)
+                        std::memcpy(&rows[i * nf], reqs[begin + i].slot->data, nf * sizeof(float));
+                    block = rows.data();
+                }
+                Result<void> r;
+                if (first->kind == shm::PREDICT) {
+                    r = model->predict_batch(block, count, values.data());
+                } else {
+                    const size_t k = model->num_classes();
+                    if (k > width)
+                        r = fail(sqlstate::limit_exceeded, "more classes than pgml_worker.max_features");
+                    else
+                        r = model->predict_proba_batch(block, count, proba.data());
+                }
+                if (!r) {
+                    for (size_t i = begin; i < end; ++i) set_failed(reqs[i].slot, r.error().message);
+                } else {
+                    for (size_t i = 0; i < count; ++i) {
+                        Slot* s = reqs[begin + i].slot;
+                        s->status = shm::OK;
+                        if (first->kind == shm::PREDICT) {
+                            s->value = values[i];
+                            s->nresult = 1;
+                        } else {
+                            const size_t k = model->num_classes();
+                            std::memcpy(s->data, &proba[i * k], k * sizeof(float));
+                            s->nresult = static_cast<uint32_t>(k);
+                        }
+                    }
+                }
+                if (lease.stat) lease.stat->requests.fetch_add(count, std::memory_order_relaxed);
+            }
+        }
+        stats.batches.fetch_add(1, std::memory_order_relaxed);
+        stats.batched_rows.fetch_add(count, std::memory_order_relaxed);
+        uint64_t seen = stats.max_batch.load(std::memory_order_relaxed);
+        while (count > seen && !stats.max_batch.compare_exchange_weak(seen, count)) {
+        }
+        for (size_t i = begin; i < end; ++i) finish(region_, reqs[i].index, wake_);
+        begin = end;
+    }
+}
+
+}  // namespace pgml::pool

@@ -1,0 +1,62 @@
+// The worker's scoring threads. Each takes every queued request it can (up
+// to max_batch), groups them by model, scores each group with one XGBoost
+// call, writes the answers into the slots and wakes the backends.
+//
+// Pure C++, and the threads never call Postgres (DESIGN.md invariant 2),
+// with one argued exception: waking a backend sets its latch through the
+// `wake` function the worker's main thread supplies (see worker_main.cpp).
+// The threads are created with every signal blocked, so Postgres' signal
+// handlers only ever run on the main thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "shmem/layout.hpp"
+#include "worker/pool/registry.hpp"
+
+namespace pgml::pool {
+
+using WakeFn = void (*)(uint32_t procno);
+
+inline constexpr uint32_t kMaxBatchLimit = 4096;
+
+class Pool {
+public:
+    Pool(shm::Region* region, Registry& registry, WakeFn wake)
+        : region_(region), registry_(registry), wake_(wake) {}
+    ~Pool() { stop(); }
+
+    // Starts n threads with all signals blocked.
+    void start(int n);
+    // Makes the threads finish what they hold and return; joins them.
+    void stop();
+
+    // Changed on configuration reload; read by the threads per batch.
+    std::atomic<uint32_t> max_batch{64};
+    std::atomic<uint32_t> max_wait_us{0};
+
+    // Marks a TAKEN slot answered and wakes its backend, or frees it if
+    // the backend abandoned it meanwhile.
+    static void finish(shm::Region* r, uint32_t index, WakeFn wake);
+
+    struct Request {
+        uint32_t index;
+        shm::Slot* slot;
+    };
+
+private:
+    void run();
+    // Buffers are per thread, sized once: no allocation per batch.
+    void serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, std::vector<float>& rows,
+               std::vector<double>& values, std::vector<float>& proba);
+
+    shm::Region* region_;
+    Registry& registry_;
+    WakeFn wake_;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace pgml::pool

@@ -1,0 +1,82 @@
+#include "worker/pool/registry.hpp"
+
+#include <mutex>
+#include <string>
+
+namespace pgml::pool {
+
+Registry::~Registry() {
+    std::unique_lock lock(mu_);
+    while (!models_.empty()) erase_locked(models_.begin());
+}
+
+Lease Registry::find(const ModelKey& key) {
+    std::shared_lock lock(mu_);
+    auto it = models_.find(key);
+    if (it == models_.end()) return {};
+    it->second->last_used.store(shm::steady_ns(), std::memory_order_relaxed);
+    return Lease{it->second->model, it->second->stat};
+}
+
+bool Registry::contains(const ModelKey& key) {
+    std::shared_lock lock(mu_);
+    return models_.count(key) != 0;
+}
+
+void Registry::erase_locked(
+    std::unordered_map<ModelKey, std::unique_ptr<Entry>, ModelKeyHash>::iterator it) {
+    bytes_.fetch_sub(it->second->bytes, std::memory_order_relaxed);
+    if (it->second->stat) it->second->stat->in_use.store(0, std::memory_order_release);
+    models_.erase(it);
+}
+
+Result<void> Registry::insert(const ModelKey& key, Model&& model, uint64_t bytes, uint64_t limit) {
+    if (bytes > limit)
+        return fail(sqlstate::limit_exceeded,
+                    "model " + std::to_string(key.id) + " needs " + std::to_string(bytes) +
+                        " bytes, more than pgml_worker.model_memory allows (" + std::to_string(limit) + ")",
+                    "Raise pgml_worker.model_memory, or use pgml_worker.predict_path = 'backend'.");
+    auto entry = std::make_unique<Entry>();
+    entry->model = std::make_shared<const Model>(std::move(model));
+    entry->bytes = bytes;
+    entry->last_used.store(shm::steady_ns(), std::memory_order_relaxed);
+
+    std::unique_lock lock(mu_);
+    if (auto it = models_.find(key); it != models_.end()) erase_locked(it);
+    while (!models_.empty() && bytes_.load(std::memory_order_relaxed) + bytes > limit) {
+        auto oldest = models_.begin();
+        for (auto it = models_.begin(); it != models_.end(); ++it)
+            if (it->second->last_used.load(std::memory_order_relaxed) <
+                oldest->second->last_used.load(std::memory_order_relaxed))
+                oldest = it;
+        erase_locked(oldest);
+    }
+    // A free entry of the shared table; when it is full the model still
+    // serves, it is only not listed.
+    entry->stat = nullptr;
+    shm::ModelStat* table = shm::model_stats(region_);
+    for (uint32_t i = 0; i < region_->max_models; ++i) {
+        uint32_t expected = 0;
+        if (table[i].in_use.load(std::memory_order_relaxed) == 0 &&
+            table[i].in_use.compare_exchange_strong(expected, 2)) {  // 2: being filled
+            table[i].db = key.db;
+            table[i].model_id = key.id;
+            table[i].bytes = bytes;
+            table[i].loaded_ns = shm::system_ns();
+            table[i].requests.store(0, std::memory_order_relaxed);
+            table[i].in_use.store(1, std::memory_order_release);
+            entry->stat = &table[i];
+            break;
+        }
+    }
+    bytes_.fetch_add(bytes, std::memory_order_relaxed);
+    models_.emplace(key, std::move(entry));
+    return {};
+}
+
+void Registry::retire(const ModelKey& key) {
+    std::unique_lock lock(mu_);
+    if (auto it = models_.find(key); it != models_.end()) erase_locked(it);
+}
+
+}  // namespace pgml::pool

@@ -1,0 +1,67 @@
+// The worker's models: one copy per (database, model id) for the whole
+// cluster (DESIGN.md invariant 6), bounded in bytes with least-recently-used
+// eviction, and mirrored into the shared ModelStat table so backends can see
+// them in pgml.worker_stats(). Pure C++: read by pool threads, changed by the
+// worker's main thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "core/error.hpp"
+#include "core/model.hpp"
+#include "shmem/layout.hpp"
+
+namespace pgml::pool {
+
+struct ModelKey {
+    uint32_t db;
+    int64_t id;
+    bool operator==(const ModelKey& o) const { return db == o.db && id == o.id; }
+};
+
+struct ModelKeyHash {
+    size_t operator()(const ModelKey& k) const {
+        return std::hash<uint64_t>()((static_cast<uint64_t>(k.db) << 40) ^ static_cast<uint64_t>(k.id));
+    }
+};
+
+// What a pool thread holds while it scores: the model stays alive even if
+// it is evicted meanwhile.
+struct Lease {
+    std::shared_ptr<const Model> model;
+    shm::ModelStat* stat = nullptr;
+};
+
+class Registry {
+public:
+    explicit Registry(shm::Region* region) : region_(region) {}
+    ~Registry();
+
+    Lease find(const ModelKey& key);
+    bool contains(const ModelKey& key);
+    // Adds a model of `bytes` (its serialized size), evicting the least
+    // recently used models to stay within limit_bytes.
+    Result<void> insert(const ModelKey& key, Model&& model, uint64_t bytes, uint64_t limit_bytes);
+    void retire(const ModelKey& key);
+    uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+
+private:
+    struct Entry {
+        std::shared_ptr<const Model> model;
+        uint64_t bytes;
+        std::atomic<uint64_t> last_used;
+        shm::ModelStat* stat;
+    };
+    void erase_locked(std::unordered_map<ModelKey, std::unique_ptr<Entry>, ModelKeyHash>::iterator it);
+
+    shm::Region* region_;
+    std::shared_mutex mu_;
+    std::unordered_map<ModelKey, std::unique_ptr<Entry>, ModelKeyHash> models_;
+    std::atomic<uint64_t> bytes_{0};
+};
+
+}  // namespace pgml::pool
