@@ -418,7 +418,8 @@ CREATE FUNCTION pgml.worker_stats(
     OUT running boolean, OUT pid integer, OUT started_at timestamptz, OUT threads integer,
     OUT queue_slots integer, OUT requests bigint, OUT batches bigint, OUT mean_batch double precision,
     OUT max_batch bigint, OUT queue_depth integer, OUT p50_us double precision,
-    OUT p99_us double precision, OUT models_loaded bigint, OUT model_bytes bigint)
+    OUT p99_us double precision, OUT models_loaded bigint, OUT model_bytes bigint,
+    OUT free_slots integer)
     RETURNS record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgml_worker_stats';
 COMMENT ON FUNCTION pgml.worker_stats IS 'The serving worker: process, requests, batches, queue depth, enqueue-to-answer latency (p50/p99, microseconds), models held.';
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <new>
+#include <thread>
 
 namespace pgml::shm {
 
@@ -90,7 +91,7 @@ void enqueue_request(Region* r, uint32_t index) {
         Ring& ring = r->requests;
         ring_array(r, ring)[(ring.head + ring.count) % ring.capacity] = index;
         ++ring.count;
-        if (r->sleepers > r->wakeups) {
+        if (r->spinning.load(std::memory_order_acquire) == 0 && r->sleepers > r->wakeups) {
             ++r->wakeups;
             wake = true;
         }
@@ -124,6 +125,26 @@ uint32_t poll_requests(Region* r, uint32_t* out, uint32_t max) {
     return pop_many(r, r->requests, out, max);
 }
 
+uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin_ns) {
+    uint32_t expected = 0;
+    if (!r->spinning.compare_exchange_strong(expected, 1)) return 0;
+    const uint64_t until = steady_ns() + spin_ns;
+    uint32_t n = 0;
+    for (unsigned i = 0;; ++i) {
+        // Reading the count without the lock is only a hint; the pop takes it.
+        if (reinterpret_cast<std::atomic<uint32_t>*>(&r->requests.count)->load(std::memory_order_relaxed) > 0 &&
+            (n = pop_many(r, r->requests, out, max)) > 0)
+            break;
+        if (r->stopping || steady_ns() >= until) break;
+        if (i % 64 == 63) std::this_thread::yield();  // let a backend on this CPU run
+        else __builtin_ia32_pause();
+    }
+    // Cleared before the caller's locked look at the ring (take_requests),
+    // so a request enqueued meanwhile either is seen there or gets a post.
+    r->spinning.store(0, std::memory_order_release);
+    return n;
+}
+
 void stop_requests(Region* r) {
     uint32_t posts;
     {
@@ -133,6 +154,37 @@ void stop_requests(Region* r) {
         r->wakeups = r->sleepers;
     }
     for (uint32_t i = 0; i < posts; ++i) r->work.post();
+}
+
+int claim_load(Region* r, uint64_t key, uint64_t stale_ns) {
+    const uint64_t now = steady_ns();
+    if (load_claimed(r, key, stale_ns)) return -1;
+    for (int i = 0; i < kLoadClaims; ++i) {
+        LoadClaim& c = r->claims[i];
+        uint64_t cur = c.key.load(std::memory_order_acquire);
+        // A free entry, or a stale one of any key (its holder is gone).
+        bool stale = cur != 0 && now - c.since_ns.load(std::memory_order_relaxed) > stale_ns;
+        if ((cur == 0 || stale) && c.key.compare_exchange_strong(cur, key)) {
+            c.since_ns.store(now, std::memory_order_relaxed);
+            return i;
+        }
+    }
+    return -2;
+}
+
+void release_load(Region* r, int claim) {
+    if (claim >= 0) r->claims[claim].key.store(0, std::memory_order_release);
+}
+
+bool load_claimed(Region* r, uint64_t key, uint64_t stale_ns) {
+    const uint64_t now = steady_ns();
+    for (int i = 0; i < kLoadClaims; ++i) {
+        LoadClaim& c = r->claims[i];
+        if (c.key.load(std::memory_order_acquire) == key &&
+            now - c.since_ns.load(std::memory_order_relaxed) <= stale_ns)
+            return true;
+    }
+    return false;
 }
 
 namespace {

@@ -82,6 +82,15 @@ struct ModelStat {
     std::atomic<uint64_t> requests;
 };
 
+// Models being handed over right now: the first backend that needs a model
+// claims its key and hands it over; the others wait for it, so a hundred
+// connections asking at once do not send a hundred copies.
+inline constexpr int kLoadClaims = 16;
+struct LoadClaim {
+    std::atomic<uint64_t> key;       // 0 = free; else (db << 40) ^ model id, never 0
+    std::atomic<uint64_t> since_ns;  // steady clock, to expire a claim whose holder died
+};
+
 inline constexpr int kLatencyBuckets = 256;  // 4 per power of two of ns
 
 struct Stats {
@@ -115,11 +124,19 @@ struct Region {
     bip::interprocess_semaphore work;  // wakes sleeping pool threads
     uint32_t sleepers;                 // pool threads waiting on `work`
     uint32_t wakeups;                  // posts to `work` not yet consumed
+    // A pool thread polling the ring instead of sleeping: while one does,
+    // enqueue need not post `work` (a futex wake-up, which on a VM costs
+    // tens of microseconds). Cleared before the poller's locked re-check.
+    std::atomic<uint32_t> spinning;
+    // Requests published and not yet answered: backends spin for their
+    // answer only while this is small, and sleep at once under load.
+    std::atomic<uint32_t> inflight;
     bool stopping;                     // pool threads return from take_requests
     Ring free_slots;
     Ring requests;   // PREDICT / PROBA, for the pool threads
     Ring control;    // LOAD / RETIRE, for the worker's main thread
 
+    LoadClaim claims[kLoadClaims];
     Stats stats;
 };
 
@@ -154,6 +171,9 @@ void enqueue_request(Region* r, uint32_t index);
 uint32_t take_requests(Region* r, uint32_t* out, uint32_t max);
 // Non-blocking: whatever is queued now, up to max.
 uint32_t poll_requests(Region* r, uint32_t* out, uint32_t max);
+// Polls for up to spin_ns as the pool's one spinning thread (returns 0 at
+// once if another thread spins); then the caller blocks in take_requests.
+uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin_ns);
 // Makes every pool thread return from take_requests.
 void stop_requests(Region* r);
 
@@ -162,6 +182,16 @@ inline void release(Region* r, uint32_t i) {
     slot(r, i)->state.store(FREE, std::memory_order_release);
     push_free(r, i);
 }
+
+inline uint64_t claim_key(uint32_t db, int64_t model_id) {
+    return ((static_cast<uint64_t>(db) << 40) ^ static_cast<uint64_t>(model_id)) | (uint64_t{1} << 63);
+}
+// Claims the hand-over of a model: the claim's index, or -1 when another
+// process holds a claim younger than stale_ns, or -2 when none is free.
+int claim_load(Region* r, uint64_t key, uint64_t stale_ns);
+void release_load(Region* r, int claim);
+// Whether some process is handing this model over now.
+bool load_claimed(Region* r, uint64_t key, uint64_t stale_ns);
 
 void record_latency(Stats& s, uint64_t ns);
 // The latency below which a fraction q of the recorded answers fell.

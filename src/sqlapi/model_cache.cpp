@@ -120,9 +120,12 @@ Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_r
         // The latest committed state, not the statement's (or, in
         // REPEATABLE READ, the transaction's) snapshot: a deployment whose
         // invalidation we just processed must be visible to this lookup.
-        PushActiveSnapshot(GetLatestSnapshot());
+        // A parallel worker may not take a new snapshot; it uses the
+        // leader's, which the whole parallel query shares anyway.
+        bool latest = !IsInParallelMode();
+        if (latest) PushActiveSnapshot(GetLatestSnapshot());
         int rc = SPI_execute_with_args(query, 1, &argtype, &arg, nullptr, true, 1);
-        PopActiveSnapshot();
+        if (latest) PopActiveSnapshot();
         if (rc != SPI_OK_SELECT) elog(ERROR, "reading the model catalog failed: %s", SPI_result_code_string(rc));
         if (SPI_processed == 1) {
             HeapTuple tup = SPI_tuptable->vals[0];
@@ -247,33 +250,31 @@ Result<CachedModel*> model_by_id(int64_t model_id) {
     return c.by_id.emplace(model_id, entry_of(std::move(*row))).first->second.get();
 }
 
-Result<std::vector<uint8_t>> model_bytes(int64_t model_id) {
-    std::vector<uint8_t> bytes;
-    auto r = pg::call([&] {
-        Oid argtype = INT8OID;
-        Datum arg = Int64GetDatum(model_id);
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-        int rc = SPI_execute_with_args("SELECT data FROM pgml.models WHERE id OPERATOR(pg_catalog.=) $1",
-                                       1, &argtype, &arg, nullptr, true, 1);
-        if (rc != SPI_OK_SELECT) elog(ERROR, "reading model %lld failed", static_cast<long long>(model_id));
-        if (SPI_processed != 1)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                            errmsg("model %lld does not exist", static_cast<long long>(model_id))));
-        bool isnull;
-        bytea* data = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-        const uint8_t* p = reinterpret_cast<const uint8_t*>(VARDATA_ANY(data));
-        bytes.assign(p, p + VARSIZE_ANY_EXHDR(data));
-        SPI_finish();
-    });
-    if (!r) return tl::unexpected(r.error());
-    return bytes;
+bytea* fetch_model_data(int64_t model_id) {
+    MemoryContext caller = CurrentMemoryContext;
+    Oid argtype = INT8OID;
+    Datum arg = Int64GetDatum(model_id);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute_with_args("SELECT data FROM pgml.models WHERE id OPERATOR(pg_catalog.=) $1",
+                                   1, &argtype, &arg, nullptr, true, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "reading model %lld failed", static_cast<long long>(model_id));
+    if (SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("model %lld does not exist", static_cast<long long>(model_id))));
+    bool isnull;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    MemoryContext spi = MemoryContextSwitchTo(caller);
+    bytea* copy = reinterpret_cast<bytea*>(pg_detoast_datum_copy(reinterpret_cast<struct varlena*>(DatumGetPointer(d))));
+    MemoryContextSwitchTo(spi);
+    SPI_finish();
+    return copy;
 }
 
 Result<const Model*> backend_booster(CachedModel& m) {
     if (m.booster) return &*m.booster;
-    auto bytes = model_bytes(m.model_id);
-    if (!bytes) return tl::unexpected(bytes.error());
-    auto model = Model::load(bytes->data(), bytes->size(), m.task, m.classes);
+    bytea* data = nullptr;
+    if (auto r = pg::call([&] { data = fetch_model_data(m.model_id); }); !r) return tl::unexpected(r.error());
+    auto model = Model::load(VARDATA(data), VARSIZE(data) - VARHDRSZ, m.task, m.classes);
     if (!model) {
         Error e = model.error();
         e.message = "could not load model " + std::to_string(m.model_id) + ": " + e.message;

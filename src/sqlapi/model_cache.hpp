@@ -41,8 +41,9 @@ Result<CachedModel*> model_by_id(int64_t model_id);
 
 // The backend path's booster of a cached model, loaded on first use.
 Result<const Model*> backend_booster(CachedModel& m);
-// A model's serialized bytes from the catalog (to hand to the worker).
-Result<std::vector<uint8_t>> model_bytes(int64_t model_id);
+// A model's serialized bytes from the catalog, detoasted into the caller's
+// memory context. Plain C-style: may ereport; call through pg::call.
+bytea* fetch_model_data(int64_t model_id);
 
 // Called first by every predict function, before any C++ object exists:
 // makes sure deployments committed since the last statement are seen.

@@ -28,6 +28,7 @@ int queue_slots = 0;
 int max_features = 256;
 int max_models = 64;
 int model_memory_kb = 1024 * 1024;
+int spin_us = 50;
 
 int worker_threads() {
     if (threads > 0) return threads;
@@ -57,15 +58,30 @@ void define_settings() {
         "Past it the prediction fails, or with predict_path = auto runs in this connection.",
         &timeout_ms, 5000, 1, 3600 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
-        "pgml_worker.threads", "Scoring threads of the serving worker (0: one per CPU).", nullptr,
-        &threads, 0, 0, 256, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable(
         "pgml_worker.max_batch", "Most requests one scoring thread scores in one XGBoost call.",
         nullptr, &max_batch, 64, 1, 4096, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "pgml_worker.max_wait_us", "How long a scoring thread waits for a batch to fill.",
         "0 scores at once whatever is queued.", &max_wait_us, 0, 0, 100000, PGC_SIGHUP, 0,
         nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.model_memory", "Memory the worker's models may take (serialized size).",
+        "The least recently used models are freed to stay below it.", &model_memory_kb,
+        1024 * 1024, 1024, INT_MAX, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.spin_us",
+        "How long an idle scoring thread polls for the next request before it sleeps.",
+        "One thread at a time polls; while it does, backends need not wake a sleeping one "
+        "(tens of microseconds on virtual machines). 0 never polls.",
+        &spin_us, 50, 0, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+}
+
+// Settings fixed at server start; Postgres allows defining them only while
+// preloading (and they size nothing otherwise).
+void define_server_start_settings() {
+    DefineCustomIntVariable(
+        "pgml_worker.threads", "Scoring threads of the serving worker (0: one per CPU).", nullptr,
+        &threads, 0, 0, 256, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "pgml_worker.queue_slots", "Request slots in shared memory (0: one per possible backend).",
         "When all are in use, predicting backends wait for one.", &queue_slots, 0, 0, 1000000,
@@ -77,17 +93,15 @@ void define_settings() {
     DefineCustomIntVariable(
         "pgml_worker.max_models", "Models listed in pgml.worker_models().", nullptr, &max_models, 64,
         1, 100000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable(
-        "pgml_worker.model_memory", "Memory the worker's models may take (serialized size).",
-        "The least recently used models are freed to stay below it.", &model_memory_kb,
-        1024 * 1024, 1024, INT_MAX, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr, nullptr);
-    MarkGUCPrefixReserved("pgml_worker");
 }
 
 void register_worker() {
     BackgroundWorker w{};
-    w.bgw_flags = BGWORKER_SHMEM_ACCESS;
-    // On a hot standby too: it needs no database, only shared memory.
+    // A "connection" to no particular database (as the logical replication
+    // launcher has) puts the worker in the proc array: it shows in
+    // pg_stat_activity and pg_terminate_backend() can stop it.
+    w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    // On a hot standby too: it reads no catalog, only shared memory.
     w.bgw_start_time = BgWorkerStart_ConsistentState;
     w.bgw_restart_time = 1;
     snprintf(w.bgw_library_name, BGW_MAXLEN, "pgml_worker");
@@ -106,6 +120,7 @@ void _PG_init(void) {
     define_settings();
     register_cache_invalidation();
     if (process_shared_preload_libraries_in_progress) {
+        define_server_start_settings();
         pgml::pg::install_region_hooks();
         register_worker();
     } else {
@@ -115,4 +130,5 @@ void _PG_init(void) {
                  errhint("Predictions need pgml_worker.predict_path = 'backend' (or 'auto'). Add "
                          "pgml_worker to shared_preload_libraries and restart for the worker.")));
     }
+    MarkGUCPrefixReserved("pgml_worker");
 }

@@ -141,13 +141,11 @@ Result<Served> on_worker(CachedModel& m, const Row& row, uint32_t kind, Answer& 
             return fail(sqlstate::internal, std::string("the serving worker failed: ") + ask.message);
         if (asked == Asked::unavailable) return not_available("it went away");
         if (asked == Asked::need_model) {
-            auto bytes = model_bytes(m.model_id);
-            if (!bytes) return tl::unexpected(bytes.error());
             char message[256] = "";
             auto c = pg::call([&] {
                 asked = hand_over_model(m.model_id, m.task == Task::classification, m.classes.data(),
-                                        static_cast<uint32_t>(m.classes.size()), bytes->data(),
-                                        bytes->size(), message, sizeof message);
+                                        static_cast<uint32_t>(m.classes.size()), message,
+                                        sizeof message);
             });
             if (!c) return tl::unexpected(c.error());
             if (asked == Asked::failed)

@@ -2,6 +2,7 @@
 
 #include "pg/region.hpp"
 #include "shmem/handoff.hpp"
+#include "sqlapi/model_cache.hpp"
 #include "sqlapi/settings.hpp"
 
 extern "C" {
@@ -18,10 +19,6 @@ namespace pgml::sqlapi {
 
 namespace {
 
-// How long a backend spins on its slot before it sleeps on its latch: a
-// request the pool answers within a few microseconds then costs no
-// sleep/wake-up round trip.
-constexpr int kSpins = 200;
 
 TimestampTz deadline() {
     return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
@@ -78,11 +75,11 @@ uint32_t stamp(shm::Region* r, shm::Slot* s, uint32_t kind, int64_t model_id) {
 
 enum class Waited { done, gone, timed_out };
 
+// Waits on the latch until the slot is answered. Backends do not poll:
+// measured on 2 cores, a polling backend takes the CPU that queries and
+// scoring need as soon as two clients are active; the pool polls instead
+// (pgml_worker.spin_us), which saves the wake-up on the worker's side.
 Waited await_inner(shm::Region* r, shm::Slot* s, TimestampTz until) {
-    for (int i = 0; i < kSpins; ++i) {
-        if (s->state.load(std::memory_order_acquire) == shm::DONE) return Waited::done;
-        pg_spin_delay();
-    }
     for (;;) {
         if (s->state.load(std::memory_order_acquire) == shm::DONE) return Waited::done;
         if (!r->ready.load(std::memory_order_acquire)) return Waited::gone;
@@ -144,9 +141,19 @@ Asked ask_worker(Ask* ask) {
     s->nfeatures = ask->nfeatures;
     memcpy(s->data, ask->row, sizeof(float) * ask->nfeatures);
     s->state.store(shm::QUEUED, std::memory_order_release);
+    r->inflight.fetch_add(1, std::memory_order_relaxed);
     shm::enqueue_request(r, index);
 
-    Waited w = await(r, index, until);
+    Waited w = Waited::done;
+    PG_TRY();
+    {
+        w = await(r, index, until);
+    }
+    PG_FINALLY();
+    {
+        r->inflight.fetch_sub(1, std::memory_order_relaxed);
+    }
+    PG_END_TRY();
     if (w == Waited::gone) return Asked::unavailable;
     if (w == Waited::timed_out) return Asked::timed_out;
     if (s->generation != gen)
@@ -164,18 +171,21 @@ Asked ask_worker(Ask* ask) {
     return a;
 }
 
-Asked hand_over_model(int64_t model_id, bool classification, const double* classes,
-                      uint32_t nclasses, const uint8_t* bytes, size_t nbytes, char* message,
-                      size_t message_size) {
-    shm::Region* r = pg::region();
+namespace {
+
+Asked hand_over_claimed(shm::Region* r, int64_t model_id, bool classification, const double* classes,
+                        uint32_t nclasses, char* message, size_t message_size) {
     TimestampTz until = deadline();
+    bytea* data = fetch_model_data(model_id);
+    size_t nbytes = VARSIZE(data) - VARHDRSZ;
     dsm_segment* seg = dsm_create(shm::handoff_size(nclasses, nbytes), 0);
     auto* h = static_cast<shm::Handoff*>(dsm_segment_address(seg));
     h->classification = classification ? 1 : 0;
     h->nclasses = nclasses;
     h->nbytes = nbytes;
     memcpy(shm::handoff_classes(h), classes, sizeof(double) * nclasses);
-    memcpy(shm::handoff_bytes(h), bytes, nbytes);
+    memcpy(shm::handoff_bytes(h), VARDATA(data), nbytes);
+    pfree(data);
 
     uint32_t index;
     if (!acquire(r, &index, until)) {
@@ -199,6 +209,39 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
         elog(ERROR, "pgml_worker: slot %u answered request %u, expected %u", index, s->generation, gen);
     Asked a = outcome_of(s, message, message_size);
     shm::release(r, index);
+    return a;
+}
+
+}  // namespace
+
+Asked hand_over_model(int64_t model_id, bool classification, const double* classes,
+                      uint32_t nclasses, char* message, size_t message_size) {
+    shm::Region* r = pg::region();
+    const uint64_t key = shm::claim_key(MyDatabaseId, model_id);
+    // A claim older than the timeout belongs to a backend that gave up or died.
+    const uint64_t stale_ns = static_cast<uint64_t>(timeout_ms) * 1000000;
+    int claim = shm::claim_load(r, key, stale_ns);
+    if (claim == -1) {
+        TimestampTz until = deadline();
+        while (shm::load_claimed(r, key, stale_ns)) {
+            if (!r->ready.load(std::memory_order_acquire)) return Asked::unavailable;
+            if (ms_left(until) <= 0) return Asked::timed_out;
+            wait_a_little(1);
+        }
+        return Asked::answered;
+    }
+    Asked a = Asked::failed;
+    PG_TRY();
+    {
+        a = hand_over_claimed(r, model_id, classification, classes, nclasses, message, message_size);
+    }
+    PG_CATCH();
+    {
+        shm::release_load(r, claim);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    shm::release_load(r, claim);
     return a;
 }
 

@@ -35,10 +35,12 @@ bool worker_available(uint32_t nfeatures);
 
 Asked ask_worker(Ask* ask);
 
-// Hands a model to the worker in a DSM segment and waits until it is loaded.
+// Makes the worker hold a model it asked for: either this backend claims
+// the hand-over, copies the model from the catalog into a DSM segment and
+// waits until the worker loaded it, or another backend is handing it over
+// and this one waits for that. `answered` means: ask again.
 Asked hand_over_model(int64_t model_id, bool classification, const double* classes,
-                      uint32_t nclasses, const uint8_t* bytes, size_t nbytes, char* message,
-                      size_t message_size);
+                      uint32_t nclasses, char* message, size_t message_size);
 
 // Tells the worker a model is no longer deployed (best effort, no wait).
 void retire_model(int64_t model_id);

@@ -50,8 +50,8 @@ extern "C" Datum pgml_worker_stats(PG_FUNCTION_ARGS) {
             ++models;
             bytes += static_cast<int64>(table[i].bytes);
         }
-    Datum v[14];
-    bool n[14] = {};
+    Datum v[15];
+    bool n[15] = {};
     v[0] = BoolGetDatum(running);
     v[1] = Int32GetDatum(r->worker_pid.load());
     n[1] = !running;
@@ -68,6 +68,7 @@ extern "C" Datum pgml_worker_stats(PG_FUNCTION_ARGS) {
     v[11] = Float8GetDatum(static_cast<double>(latency_quantile(s, 0.99)) / 1000.0);
     v[12] = Int64GetDatum(models);
     v[13] = Int64GetDatum(bytes);
+    v[14] = Int32GetDatum(static_cast<int32>(depth(r, r->free_slots)));
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
 }
 

@@ -154,6 +154,7 @@ void serve_control(shm::Region* r, pool::Registry& registry) {
 void apply_settings(pool::Pool& p) {
     p.max_batch.store(static_cast<uint32_t>(sqlapi::max_batch), std::memory_order_relaxed);
     p.max_wait_us.store(static_cast<uint32_t>(sqlapi::max_wait_us), std::memory_order_relaxed);
+    p.spin_us.store(static_cast<uint32_t>(sqlapi::spin_us), std::memory_order_relaxed);
 }
 
 Result<Datum> run(shm::Region* r) {
@@ -210,10 +211,12 @@ void pgml_worker_main(Datum) {
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
     shm::Region* r = pg::region();
     if (!r) elog(FATAL, "pgml_worker: shared memory is not initialized");
     before_shmem_exit(worker::on_exit, 0);
     pgstat_report_appname("pgml_worker");
+    pgstat_report_activity(STATE_IDLE, nullptr);
     ereport(LOG, (errmsg("pgml_worker: serving with %d scoring threads, %u request slots",
                          sqlapi::worker_threads(), r->nslots)));
     (void) pg::sql_entry([&]() -> Result<Datum> { return worker::run(r); });

@@ -13,6 +13,7 @@ using shm::Slot;
 
 using Request = Pool::Request;
 
+
 bool same_model(const Slot* a, const Slot* b) {
     return a->db == b->db && a->model_id == b->model_id && a->kind == b->kind;
 }
@@ -62,7 +63,11 @@ void Pool::run() {
     reqs.reserve(kMaxBatchLimit);
     for (;;) {
         uint32_t limit = std::clamp<uint32_t>(max_batch.load(std::memory_order_relaxed), 1, kMaxBatchLimit);
-        uint32_t n = shm::take_requests(region_, indices.data(), limit);
+        // Poll a while before sleeping (one thread at a time): the next
+        // request usually comes soon, and picking it up costs no wake-up.
+        uint64_t spin_ns = static_cast<uint64_t>(spin_us.load(std::memory_order_relaxed)) * 1000;
+        uint32_t n = spin_ns ? shm::spin_for_requests(region_, indices.data(), limit, spin_ns) : 0;
+        if (n == 0) n = shm::take_requests(region_, indices.data(), limit);
         if (n == 0) return;  // stopping
         // Optionally give the batch a moment to fill.
         uint32_t wait_us = max_wait_us.load(std::memory_order_relaxed);
