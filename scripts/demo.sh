@@ -2,7 +2,7 @@
 # make demo: a throwaway cluster in .demo/ with pgml_worker preloaded, the
 # flights sample of ../shared/BENCH.md, project r2 trained with xgboost and
 # {"n_estimators": 25}, its metrics and some predictions.
-#   scripts/demo.sh start   (re)start it; loads and trains only when needed
+#   scripts/demo.sh start   (re)start it; loads the sample only once, trains r2 on every start
 #   scripts/demo.sh stop    stop it and remove .demo/
 # PGML_DEMO_ROWS (default 1000000) and PGML_DEMO_PORT (default 5488).
 set -euo pipefail

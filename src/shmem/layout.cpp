@@ -5,6 +5,11 @@
 #include <new>
 #include <thread>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
 namespace pgml::shm {
 
 namespace {
@@ -213,6 +218,20 @@ uint64_t latency_quantile(const Stats& s, double q) {
         if (seen >= target) return bucket_upper(b);
     }
     return bucket_upper(kLatencyBuckets - 1);
+}
+
+// Not FUTEX_PRIVATE_FLAG: the word is in memory shared between processes.
+void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int timeout_ms) {
+    struct timespec ts;
+    ts.tv_sec = timeout_ms / 1000;
+    ts.tv_nsec = static_cast<long>(timeout_ms % 1000) * 1000000L;
+    // Returns on a wake-up, the timeout, a signal, or at once if the word
+    // no longer holds `expected`; the caller looks again in every case.
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr, 0);
+}
+
+void futex_wake(std::atomic<uint32_t>* word) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, 1, nullptr, nullptr, 0);
 }
 
 uint64_t steady_ns() {

@@ -49,7 +49,7 @@ enum Status : int32_t {
 struct Slot {
     std::atomic<uint32_t> state;
     uint32_t generation;   // of the request in the slot (DESIGN.md invariant 4)
-    uint32_t owner;        // pgprocno of the requesting backend (its latch)
+    uint32_t owner;        // pgprocno of the requesting backend
     uint32_t kind;         // Kind
     uint32_t db;           // database Oid: models are keyed by (db, model id)
     uint32_t nfeatures;
@@ -196,6 +196,13 @@ bool load_claimed(Region* r, uint64_t key, uint64_t stale_ns);
 void record_latency(Stats& s, uint64_t ns);
 // The latency below which a fraction q of the recorded answers fell.
 uint64_t latency_quantile(const Stats& s, double q);
+
+// Waiting on a slot's state word across processes (Linux futexes on shared
+// memory): a pool thread wakes the one backend waiting for that slot with a
+// single system call, and the backend sleeps at most timeout_ms per call so
+// it can look at its interrupts in between.
+void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int timeout_ms);
+void futex_wake(std::atomic<uint32_t>* word);
 
 uint64_t steady_ns();
 uint64_t system_ns();

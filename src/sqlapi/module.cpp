@@ -28,7 +28,7 @@ int queue_slots = 0;
 int max_features = 256;
 int max_models = 64;
 int model_memory_kb = 1024 * 1024;
-int spin_us = 50;
+int spin_us = 10;
 
 int worker_threads() {
     if (threads > 0) return threads;
@@ -73,7 +73,7 @@ void define_settings() {
         "How long an idle scoring thread polls for the next request before it sleeps.",
         "One thread at a time polls; while it does, backends need not wake a sleeping one "
         "(tens of microseconds on virtual machines). 0 never polls.",
-        &spin_us, 50, 0, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+        &spin_us, 10, 0, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 }
 
 // Settings fixed at server start; Postgres allows defining them only while

@@ -6,6 +6,7 @@
 // signals and configuration reloads, loads the models backends hand over in
 // DSM segments (LOAD) and frees retired ones (RETIRE). Scoring never passes
 // through it: pool threads take requests from shared memory directly.
+#include <malloc.h>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,16 +37,6 @@ namespace pgml::worker {
 
 namespace {
 
-// Called by pool threads to wake a backend whose answer is ready. This is
-// the one Postgres function a pool thread calls (DESIGN.md invariant 2 names
-// it as the exception to argue for). It is safe: SetLatch on another
-// process's latch only issues memory barriers, reads and writes the latch's
-// fields in shared memory, and sends SIGURG with kill(2), which is
-// thread-safe and async-signal-safe; it allocates nothing, takes no lock,
-// never raises an error, and reads no backend-local state (MyProcPid is
-// compared only for the worker's own latch, which pool threads never set).
-void wake_backend(uint32_t procno) { SetLatch(&ProcGlobal->allProcs[procno].procLatch); }
-
 // Stops the pool on every way out of the process, including proc_exit from
 // inside a Postgres call: threads must not outlive the main thread's exit.
 pool::Pool* running_pool = nullptr;
@@ -74,7 +65,7 @@ void fail_queued(shm::Region* r) {
                     continue;
                 }
                 s->status = shm::WORKER_GONE;
-                pool::Pool::finish(r, idx[i], wake_backend);
+                pool::Pool::finish(r, idx[i]);
             }
         }
     }
@@ -122,7 +113,13 @@ void load(shm::Region* r, pool::Registry& registry, shm::Slot* s) {
         return;
     }
     auto limit = static_cast<uint64_t>(sqlapi::model_memory_kb) * 1024;
-    if (auto ok = registry.insert(key, std::move(*model), bytes.size(), limit); !ok) {
+    auto ok = registry.insert(key, std::move(*model), bytes.size(), limit);
+    bytes = std::vector<uint8_t>();
+    // Parsing a model builds XGBoost's JSON document of it, many small
+    // blocks that glibc keeps after they are freed; hand them back, or the
+    // worker would hold several copies' worth of a large model.
+    malloc_trim(0);
+    if (!ok) {
         set_failed(s, ok.error().message);
         return;
     }
@@ -146,7 +143,7 @@ void serve_control(shm::Region* r, pool::Registry& registry) {
                 continue;
             }
             load(r, registry, s);
-            pool::Pool::finish(r, idx[i], wake_backend);
+            pool::Pool::finish(r, idx[i]);
         }
     }
 }
@@ -159,7 +156,7 @@ void apply_settings(pool::Pool& p) {
 
 Result<Datum> run(shm::Region* r) {
     pool::Registry registry(r);
-    pool::Pool pool(r, registry, wake_backend);
+    pool::Pool pool(r, registry);
     apply_settings(pool);
     {
         shm::bip::scoped_lock<shm::bip::interprocess_mutex> guard(r->lock);

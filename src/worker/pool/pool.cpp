@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <memory>
 #include <cstring>
 #include <pthread.h>
 
@@ -27,12 +28,12 @@ void set_failed(Slot* s, const std::string& message) {
 
 }  // namespace
 
-void Pool::finish(shm::Region* r, uint32_t index, WakeFn wake) {
+void Pool::finish(shm::Region* r, uint32_t index) {
     Slot* s = shm::slot(r, index);
     shm::record_latency(r->stats, shm::steady_ns() - s->enqueued_ns);
     uint32_t expected = shm::TAKEN;
     if (s->state.compare_exchange_strong(expected, shm::DONE, std::memory_order_acq_rel))
-        wake(s->owner);
+        shm::futex_wake(&s->state);
     else
         shm::release(r, index);  // abandoned while we worked: ours to free
 }
@@ -55,10 +56,13 @@ void Pool::stop() {
 }
 
 void Pool::run() {
-    std::vector<uint32_t> indices(kMaxBatchLimit);
-    std::vector<float> rows(static_cast<size_t>(kMaxBatchLimit) * region_->max_features);
-    std::vector<double> values(kMaxBatchLimit);
-    std::vector<float> proba(static_cast<size_t>(kMaxBatchLimit) * region_->max_features);
+    // Sized for the largest batch but left uninitialized: only the pages a
+    // batch uses ever become resident.
+    const size_t cells = static_cast<size_t>(kMaxBatchLimit) * region_->max_features;
+    std::unique_ptr<uint32_t[]> indices(new uint32_t[kMaxBatchLimit]);
+    std::unique_ptr<float[]> rows(new float[cells]);
+    std::unique_ptr<double[]> values(new double[kMaxBatchLimit]);
+    std::unique_ptr<float[]> proba(new float[cells]);
     std::vector<Request> reqs;
     reqs.reserve(kMaxBatchLimit);
     for (;;) {
@@ -66,25 +70,25 @@ void Pool::run() {
         // Poll a while before sleeping (one thread at a time): the next
         // request usually comes soon, and picking it up costs no wake-up.
         uint64_t spin_ns = static_cast<uint64_t>(spin_us.load(std::memory_order_relaxed)) * 1000;
-        uint32_t n = spin_ns ? shm::spin_for_requests(region_, indices.data(), limit, spin_ns) : 0;
-        if (n == 0) n = shm::take_requests(region_, indices.data(), limit);
+        uint32_t n = spin_ns ? shm::spin_for_requests(region_, indices.get(), limit, spin_ns) : 0;
+        if (n == 0) n = shm::take_requests(region_, indices.get(), limit);
         if (n == 0) return;  // stopping
         // Optionally give the batch a moment to fill.
         uint32_t wait_us = max_wait_us.load(std::memory_order_relaxed);
         if (wait_us > 0 && n < limit) {
             uint64_t deadline = shm::steady_ns() + static_cast<uint64_t>(wait_us) * 1000;
             while (n < limit && shm::steady_ns() < deadline) {
-                uint32_t more = shm::poll_requests(region_, indices.data() + n, limit - n);
+                uint32_t more = shm::poll_requests(region_, indices.get() + n, limit - n);
                 if (more == 0) std::this_thread::yield();
                 n += more;
             }
         }
-        serve(indices.data(), n, reqs, rows, values, proba);
+        serve(indices.get(), n, reqs, rows.get(), values.get(), proba.get());
     }
 }
 
-void Pool::serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, std::vector<float>& rows,
-                 std::vector<double>& values, std::vector<float>& proba) {
+void Pool::serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, float* rows,
+                 double* values, float* proba) {
     // Claim each request; one abandoned before we got to it is ours to free.
     reqs.clear();
     for (uint32_t i = 0; i < n; ++i) {
@@ -132,17 +136,17 @@ void Pool::serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, std:
                 if (count > 1) {
                     for (size_t i = 0; i < count; ++i)
                         std::memcpy(&rows[i * nf], reqs[begin + i].slot->data, nf * sizeof(float));
-                    block = rows.data();
+                    block = rows;
                 }
                 Result<void> r;
                 if (first->kind == shm::PREDICT) {
-                    r = model->predict_batch(block, count, values.data());
+                    r = model->predict_batch(block, count, values);
                 } else {
                     const size_t k = model->num_classes();
                     if (k > width)
                         r = fail(sqlstate::limit_exceeded, "more classes than pgml_worker.max_features");
                     else
-                        r = model->predict_proba_batch(block, count, proba.data());
+                        r = model->predict_proba_batch(block, count, proba);
                 }
                 if (!r) {
                     for (size_t i = begin; i < end; ++i) set_failed(reqs[i].slot, r.error().message);
@@ -168,7 +172,7 @@ void Pool::serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, std:
         uint64_t seen = stats.max_batch.load(std::memory_order_relaxed);
         while (count > seen && !stats.max_batch.compare_exchange_weak(seen, count)) {
         }
-        for (size_t i = begin; i < end; ++i) finish(region_, reqs[i].index, wake_);
+        for (size_t i = begin; i < end; ++i) finish(region_, reqs[i].index);
         begin = end;
     }
 }

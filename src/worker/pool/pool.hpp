@@ -2,11 +2,10 @@
 // to max_batch), groups them by model, scores each group with one XGBoost
 // call, writes the answers into the slots and wakes the backends.
 //
-// Pure C++, and the threads never call Postgres (DESIGN.md invariant 2),
-// with one argued exception: waking a backend sets its latch through the
-// `wake` function the worker's main thread supplies (see worker_main.cpp).
-// The threads are created with every signal blocked, so Postgres' signal
-// handlers only ever run on the main thread.
+// Pure C++, and the threads never call Postgres (DESIGN.md invariant 2): a
+// backend waiting for its answer is woken through a futex on its slot's
+// state word. The threads are created with every signal blocked, so
+// Postgres' signal handlers only ever run on the main thread.
 #pragma once
 
 #include <atomic>
@@ -19,14 +18,11 @@
 
 namespace pgml::pool {
 
-using WakeFn = void (*)(uint32_t procno);
-
 inline constexpr uint32_t kMaxBatchLimit = 4096;
 
 class Pool {
 public:
-    Pool(shm::Region* region, Registry& registry, WakeFn wake)
-        : region_(region), registry_(registry), wake_(wake) {}
+    Pool(shm::Region* region, Registry& registry) : region_(region), registry_(registry) {}
     ~Pool() { stop(); }
 
     // Starts n threads with all signals blocked.
@@ -37,11 +33,11 @@ public:
     // Changed on configuration reload; read by the threads per batch.
     std::atomic<uint32_t> max_batch{64};
     std::atomic<uint32_t> max_wait_us{0};
-    std::atomic<uint32_t> spin_us{50};
+    std::atomic<uint32_t> spin_us{10};
 
     // Marks a TAKEN slot answered and wakes its backend, or frees it if
     // the backend abandoned it meanwhile.
-    static void finish(shm::Region* r, uint32_t index, WakeFn wake);
+    static void finish(shm::Region* r, uint32_t index);
 
     struct Request {
         uint32_t index;
@@ -51,12 +47,11 @@ public:
 private:
     void run();
     // Buffers are per thread, sized once: no allocation per batch.
-    void serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, std::vector<float>& rows,
-               std::vector<double>& values, std::vector<float>& proba);
+    void serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, float* rows,
+               double* values, float* proba);
 
     shm::Region* region_;
     Registry& registry_;
-    WakeFn wake_;
     std::vector<std::thread> threads_;
 };
 
