@@ -144,9 +144,20 @@ uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin
         if (i % 64 == 63) std::this_thread::yield();  // let a backend on this CPU run
         else __builtin_ia32_pause();
     }
-    // Cleared before the caller's locked look at the ring (take_requests),
-    // so a request enqueued meanwhile either is seen there or gets a post.
-    r->spinning.store(0, std::memory_order_release);
+    // Stop spinning under the lock: a request enqueued while we spun (and
+    // did not post, seeing us spin) is either taken by the caller's locked
+    // look in take_requests, or, if we return with a batch and more remain
+    // queued, handed to a sleeping thread here.
+    bool wake = false;
+    {
+        bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+        r->spinning.store(0, std::memory_order_release);
+        if (n > 0 && r->requests.count > 0 && r->sleepers > r->wakeups) {
+            ++r->wakeups;
+            wake = true;
+        }
+    }
+    if (wake) r->work.post();
     return n;
 }
 
@@ -161,32 +172,33 @@ void stop_requests(Region* r) {
     for (uint32_t i = 0; i < posts; ++i) r->work.post();
 }
 
-int claim_load(Region* r, uint64_t key, uint64_t stale_ns) {
+int claim_load(Region* r, uint64_t key) {
     const uint64_t now = steady_ns();
-    if (load_claimed(r, key, stale_ns)) return -1;
+    if (load_claimed(r, key)) return -1;
     for (int i = 0; i < kLoadClaims; ++i) {
         LoadClaim& c = r->claims[i];
         uint64_t cur = c.key.load(std::memory_order_acquire);
-        // A free entry, or a stale one of any key (its holder is gone).
-        bool stale = cur != 0 && now - c.since_ns.load(std::memory_order_relaxed) > stale_ns;
-        if ((cur == 0 || stale) && c.key.compare_exchange_strong(cur, key)) {
-            c.since_ns.store(now, std::memory_order_relaxed);
-            return i;
-        }
+        bool stale = cur != 0 && now - c.since_ns.load(std::memory_order_acquire) > kClaimStaleNs;
+        if (cur != 0 && !stale) continue;
+        // Stamp the time first, so nobody judges the new claim by the old one's.
+        c.since_ns.store(now, std::memory_order_release);
+        if (c.key.compare_exchange_strong(cur, key, std::memory_order_acq_rel)) return i;
     }
     return -2;
 }
 
-void release_load(Region* r, int claim) {
-    if (claim >= 0) r->claims[claim].key.store(0, std::memory_order_release);
+void release_load(Region* r, int claim, uint64_t key) {
+    if (claim < 0) return;
+    uint64_t expected = key;
+    r->claims[claim].key.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
 }
 
-bool load_claimed(Region* r, uint64_t key, uint64_t stale_ns) {
+bool load_claimed(Region* r, uint64_t key) {
     const uint64_t now = steady_ns();
     for (int i = 0; i < kLoadClaims; ++i) {
         LoadClaim& c = r->claims[i];
         if (c.key.load(std::memory_order_acquire) == key &&
-            now - c.since_ns.load(std::memory_order_relaxed) <= stale_ns)
+            now - c.since_ns.load(std::memory_order_acquire) <= kClaimStaleNs)
             return true;
     }
     return false;

@@ -49,7 +49,7 @@ enum Status : int32_t {
 struct Slot {
     std::atomic<uint32_t> state;
     uint32_t generation;   // of the request in the slot (DESIGN.md invariant 4)
-    uint32_t owner;        // pgprocno of the requesting backend
+    uint32_t answered;     // the generation the worker took and answered
     uint32_t kind;         // Kind
     uint32_t db;           // database Oid: models are keyed by (db, model id)
     uint32_t nfeatures;
@@ -128,9 +128,7 @@ struct Region {
     // enqueue need not post `work` (a futex wake-up, which on a VM costs
     // tens of microseconds). Cleared before the poller's locked re-check.
     std::atomic<uint32_t> spinning;
-    // Requests published and not yet answered: backends spin for their
-    // answer only while this is small, and sleep at once under load.
-    std::atomic<uint32_t> inflight;
+
     bool stopping;                     // pool threads return from take_requests
     Ring free_slots;
     Ring requests;   // PREDICT / PROBA, for the pool threads
@@ -186,12 +184,16 @@ inline void release(Region* r, uint32_t i) {
 inline uint64_t claim_key(uint32_t db, int64_t model_id) {
     return ((static_cast<uint64_t>(db) << 40) ^ static_cast<uint64_t>(model_id)) | (uint64_t{1} << 63);
 }
+// A claim's holder releases it when done, also on error or exit; a claim
+// older than this is taken to belong to a holder that vanished anyway.
+inline constexpr uint64_t kClaimStaleNs = 60ull * 1000 * 1000 * 1000;
 // Claims the hand-over of a model: the claim's index, or -1 when another
-// process holds a claim younger than stale_ns, or -2 when none is free.
-int claim_load(Region* r, uint64_t key, uint64_t stale_ns);
-void release_load(Region* r, int claim);
+// process holds a live claim on it, or -2 when none is free.
+int claim_load(Region* r, uint64_t key);
+// Releases claim `claim` if it still holds `key`.
+void release_load(Region* r, int claim, uint64_t key);
 // Whether some process is handing this model over now.
-bool load_claimed(Region* r, uint64_t key, uint64_t stale_ns);
+bool load_claimed(Region* r, uint64_t key);
 
 void record_latency(Stats& s, uint64_t ns);
 // The latency below which a fraction q of the recorded answers fell.

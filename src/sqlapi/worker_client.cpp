@@ -12,6 +12,7 @@ extern "C" {
 #include "storage/dsm.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/ipc.h"
 #include "utils/timestamp.h"
 }
 
@@ -35,24 +36,60 @@ void wait_a_little(long ms) {
     CHECK_FOR_INTERRUPTS();
 }
 
+// Gives up a request: whoever sees the other's mark last frees the slot.
+// noexcept: it runs inside PG_CATCH and from the exit hook, where nothing
+// may be thrown.
+void abandon(shm::Region* r, uint32_t index) noexcept {
+    shm::Slot* s = shm::slot(r, index);
+    uint32_t cur = s->state.load(std::memory_order_acquire);
+    while (cur == shm::QUEUED || cur == shm::TAKEN)
+        if (s->state.compare_exchange_weak(cur, shm::ABANDONED, std::memory_order_acq_rel)) return;
+    try {
+        shm::release(r, index);  // DONE (or never published): nobody else will free it
+    } catch (...) {
+    }
+}
+
+// The slot and hand-over claim this backend holds right now, so that they
+// are given back even when the backend exits in the middle of a wait (a
+// FATAL from pg_terminate_backend skips PG_CATCH).
+int64_t held_slot = -1;
+int held_claim = -1;
+uint64_t held_claim_key = 0;
+
+void give_back(int, Datum) {
+    shm::Region* r = pg::region();
+    if (!r) return;
+    if (held_slot >= 0) abandon(r, static_cast<uint32_t>(held_slot));
+    if (held_claim >= 0) shm::release_load(r, held_claim, held_claim_key);
+    held_slot = -1;
+    held_claim = -1;
+}
+
+void hold(int64_t slot) {
+    static bool hooked = false;
+    if (!hooked) {
+        before_shmem_exit(give_back, 0);
+        hooked = true;
+    }
+    held_slot = slot;
+}
+
 // A free slot, waiting (cancellably) while all are taken. False when the
 // worker stops or the deadline passes first.
 bool acquire(shm::Region* r, uint32_t* index, TimestampTz until) {
     for (;;) {
-        if (shm::pop_free(r, *index)) return true;
+        if (shm::pop_free(r, *index)) {
+            shm::slot(r, *index)->state.store(shm::FILLING, std::memory_order_relaxed);
+            hold(*index);
+            return true;
+        }
         if (!r->ready.load(std::memory_order_acquire) || ms_left(until) <= 0) return false;
         wait_a_little(1);
     }
 }
 
-// Gives up a request: whoever sees the other's mark last frees the slot.
-void abandon(shm::Region* r, uint32_t index) {
-    shm::Slot* s = shm::slot(r, index);
-    uint32_t cur = s->state.load(std::memory_order_acquire);
-    while (cur == shm::QUEUED || cur == shm::TAKEN)
-        if (s->state.compare_exchange_weak(cur, shm::ABANDONED, std::memory_order_acq_rel)) return;
-    shm::release(r, index);  // DONE: the answer came; nobody else will free it
-}
+
 
 void wake_worker(shm::Region* r) {
     SetLatch(&ProcGlobal->allProcs[r->worker_procno.load()].procLatch);
@@ -62,7 +99,6 @@ void wake_worker(shm::Region* r) {
 uint32_t stamp(shm::Region* r, shm::Slot* s, uint32_t kind, int64_t model_id) {
     uint32_t gen = r->next_generation.fetch_add(1, std::memory_order_relaxed) + 1;
     s->generation = gen;
-    s->owner = static_cast<uint32_t>(MyProc->pgprocno);
     s->kind = kind;
     s->db = MyDatabaseId;
     s->model_id = model_id;
@@ -105,12 +141,14 @@ Waited await(shm::Region* r, uint32_t index, TimestampTz until) {
     PG_CATCH();
     {
         abandon(r, index);
+        held_slot = -1;
         PG_RE_THROW();
     }
     PG_END_TRY();
     if (w != Waited::done) {
         // The worker may still answer between our look and the abandon.
         abandon(r, index);
+        held_slot = -1;
     }
     return w;
 }
@@ -144,23 +182,17 @@ Asked ask_worker(Ask* ask) {
     s->nfeatures = ask->nfeatures;
     memcpy(s->data, ask->row, sizeof(float) * ask->nfeatures);
     s->state.store(shm::QUEUED, std::memory_order_release);
-    r->inflight.fetch_add(1, std::memory_order_relaxed);
     shm::enqueue_request(r, index);
 
-    Waited w = Waited::done;
-    PG_TRY();
-    {
-        w = await(r, index, until);
-    }
-    PG_FINALLY();
-    {
-        r->inflight.fetch_sub(1, std::memory_order_relaxed);
-    }
-    PG_END_TRY();
+    Waited w = await(r, index, until);
     if (w == Waited::gone) return Asked::unavailable;
     if (w == Waited::timed_out) return Asked::timed_out;
-    if (s->generation != gen)
-        elog(ERROR, "pgml_worker: slot %u answered request %u, expected %u", index, s->generation, gen);
+    if (s->answered != gen) {
+        uint32_t answered = s->answered;
+        shm::release(r, index);
+        held_slot = -1;
+        elog(ERROR, "pgml_worker: slot %u answered request %u, expected %u", index, answered, gen);
+    }
     Asked a = outcome_of(s, ask->message, sizeof ask->message);
     if (a == Asked::answered) {
         if (ask->kind == shm::PREDICT) {
@@ -171,6 +203,7 @@ Asked ask_worker(Ask* ask) {
         }
     }
     shm::release(r, index);
+    held_slot = -1;
     return a;
 }
 
@@ -208,10 +241,15 @@ Asked hand_over_claimed(shm::Region* r, int64_t model_id, bool classification, c
     dsm_detach(seg);
     if (w == Waited::gone) return Asked::unavailable;
     if (w == Waited::timed_out) return Asked::timed_out;
-    if (s->generation != gen)
-        elog(ERROR, "pgml_worker: slot %u answered request %u, expected %u", index, s->generation, gen);
+    if (s->answered != gen) {
+        uint32_t answered = s->answered;
+        shm::release(r, index);
+        held_slot = -1;
+        elog(ERROR, "pgml_worker: slot %u answered request %u, expected %u", index, answered, gen);
+    }
     Asked a = outcome_of(s, message, message_size);
     shm::release(r, index);
+    held_slot = -1;
     return a;
 }
 
@@ -221,18 +259,18 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
                       uint32_t nclasses, char* message, size_t message_size) {
     shm::Region* r = pg::region();
     const uint64_t key = shm::claim_key(MyDatabaseId, model_id);
-    // A claim older than the timeout belongs to a backend that gave up or died.
-    const uint64_t stale_ns = static_cast<uint64_t>(timeout_ms) * 1000000;
-    int claim = shm::claim_load(r, key, stale_ns);
+    int claim = shm::claim_load(r, key);
     if (claim == -1) {
         TimestampTz until = deadline();
-        while (shm::load_claimed(r, key, stale_ns)) {
+        while (shm::load_claimed(r, key)) {
             if (!r->ready.load(std::memory_order_acquire)) return Asked::unavailable;
             if (ms_left(until) <= 0) return Asked::timed_out;
             wait_a_little(1);
         }
         return Asked::answered;
     }
+    held_claim = claim;
+    held_claim_key = key;
     Asked a = Asked::failed;
     PG_TRY();
     {
@@ -240,11 +278,13 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
     }
     PG_CATCH();
     {
-        shm::release_load(r, claim);
+        shm::release_load(r, claim, key);
+        held_claim = -1;
         PG_RE_THROW();
     }
     PG_END_TRY();
-    shm::release_load(r, claim);
+    shm::release_load(r, claim, key);
+    held_claim = -1;
     return a;
 }
 

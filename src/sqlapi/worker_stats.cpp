@@ -16,6 +16,16 @@ PG_FUNCTION_INFO_V1(pgml_worker_models);
 
 namespace {
 
+// The rings' lock is Boost's, which reports failure by throwing; no
+// exception may leave this C++ file into Postgres.
+int32 depth_of(pgml::shm::Region* r, const pgml::shm::Ring& ring) noexcept {
+    try {
+        return static_cast<int32>(pgml::shm::depth(r, ring));
+    } catch (...) {
+        return -1;
+    }
+}
+
 TimestampTz from_unix_ns(uint64_t ns) {
     return static_cast<TimestampTz>(ns / 1000) -
            static_cast<TimestampTz>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
@@ -63,12 +73,12 @@ extern "C" Datum pgml_worker_stats(PG_FUNCTION_ARGS) {
     v[6] = Int64GetDatum(static_cast<int64>(batches));
     v[7] = Float8GetDatum(batches ? static_cast<double>(rows) / static_cast<double>(batches) : 0.0);
     v[8] = Int64GetDatum(static_cast<int64>(s.max_batch.load()));
-    v[9] = Int32GetDatum(static_cast<int32>(depth(r, r->requests)));
+    v[9] = Int32GetDatum(depth_of(r, r->requests));
     v[10] = Float8GetDatum(static_cast<double>(latency_quantile(s, 0.50)) / 1000.0);
     v[11] = Float8GetDatum(static_cast<double>(latency_quantile(s, 0.99)) / 1000.0);
     v[12] = Int64GetDatum(models);
     v[13] = Int64GetDatum(bytes);
-    v[14] = Int32GetDatum(static_cast<int32>(depth(r, r->free_slots)));
+    v[14] = Int32GetDatum(depth_of(r, r->free_slots));
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
 }
 

@@ -55,11 +55,7 @@ void fail_queued(shm::Region* r) {
         while ((n = shm::pop_many(r, *ring, idx, 64)) > 0) {
             for (uint32_t i = 0; i < n; ++i) {
                 shm::Slot* s = shm::slot(r, idx[i]);
-                uint32_t expected = shm::QUEUED;
-                if (!s->state.compare_exchange_strong(expected, shm::TAKEN)) {
-                    shm::release(r, idx[i]);
-                    continue;
-                }
+                if (!pool::Pool::take(r, idx[i])) continue;
                 if (s->kind == shm::RETIRE) {
                     shm::release(r, idx[i]);
                     continue;
@@ -132,11 +128,7 @@ void serve_control(shm::Region* r, pool::Registry& registry) {
     while ((n = shm::pop_many(r, r->control, idx, 32)) > 0) {
         for (uint32_t i = 0; i < n; ++i) {
             shm::Slot* s = shm::slot(r, idx[i]);
-            uint32_t expected = shm::QUEUED;
-            if (!s->state.compare_exchange_strong(expected, shm::TAKEN)) {
-                shm::release(r, idx[i]);
-                continue;
-            }
+            if (!pool::Pool::take(r, idx[i])) continue;
             if (s->kind == shm::RETIRE) {
                 registry.retire(pool::ModelKey{s->db, s->model_id});
                 shm::release(r, idx[i]);  // nobody waits for a retire
@@ -164,8 +156,12 @@ Result<Datum> run(shm::Region* r) {
         r->sleepers = 0;
         r->wakeups = 0;
     }
-    running_pool = &pool;
+    // on_exit may stop the pool only while it exists.
+    struct Published {
+        ~Published() { running_pool = nullptr; }
+    } published;
     pool.start(sqlapi::worker_threads());
+    running_pool = &pool;
     r->worker_pid.store(MyProcPid);
     r->worker_procno.store(static_cast<uint32_t>(MyProc->pgprocno));
     r->worker_started_ns.store(shm::system_ns());

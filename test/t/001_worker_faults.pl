@@ -158,5 +158,27 @@ SELECT 1;
 		't', 'every answer right after the cancel storm');
 }
 
+# Backends terminated while they wait on the worker (FATAL skips their
+# error handlers): their slots must still come back.
+{
+	my @sessions;
+	for (1 .. 5) {
+		my ($o, $e) = ('', '');
+		push @sessions, IPC::Run::start(
+			[ 'psql', '-X', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
+			  q{SELECT count(pgml.predict('p', x)) FROM expected, generate_series(1, 200)} ],
+			'>', \$o, '2>', \$e);
+	}
+	sleep 1.5;
+	my $killed = $node->safe_psql('postgres', q{
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+ WHERE query LIKE '%generate_series(1, 200)%' AND pid <> pg_backend_pid()});
+	$_->finish for @sessions;
+	is($killed, '5', 'five predicting backends terminated mid-wait');
+	$node->poll_query_until('postgres', 'SELECT free_slots = queue_slots FROM pgml.worker_stats()', 't')
+	  or die 'slots of terminated backends were not returned';
+	pass('every slot of the terminated backends came back');
+}
+
 $node->stop;
 done_testing();

@@ -1,6 +1,7 @@
 #include "worker/pool/pool.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <memory>
 #include <cstring>
@@ -28,6 +29,18 @@ void set_failed(Slot* s, const std::string& message) {
 
 }  // namespace
 
+bool Pool::take(shm::Region* r, uint32_t index) {
+    Slot* s = shm::slot(r, index);
+    uint32_t expected = shm::QUEUED;
+    if (!s->state.compare_exchange_strong(expected, shm::TAKEN, std::memory_order_acq_rel)) {
+        shm::release(r, index);
+        return false;
+    }
+    // Echoed with the answer: the backend checks it is its own request's.
+    s->answered = s->generation;
+    return true;
+}
+
 void Pool::finish(shm::Region* r, uint32_t index) {
     Slot* s = shm::slot(r, index);
     shm::record_latency(r->stats, shm::steady_ns() - s->enqueued_ns);
@@ -40,12 +53,16 @@ void Pool::finish(shm::Region* r, uint32_t index) {
 
 void Pool::start(int n) {
     // Threads inherit the creating thread's signal mask: block everything
-    // while creating them, then restore the main thread's mask.
+    // while creating them, then restore the main thread's mask (also when
+    // creating a thread throws).
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    struct Restore {
+        sigset_t* mask;
+        ~Restore() { pthread_sigmask(SIG_SETMASK, mask, nullptr); }
+    } restore{&old};
     for (int i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 void Pool::stop() {
@@ -55,7 +72,23 @@ void Pool::stop() {
     threads_.clear();
 }
 
+// Nothing may escape a pool thread (std::terminate would take the cluster
+// down): should anything throw (memory for the buffers, the semaphore),
+// the thread pauses and starts over. Requests it held are answered by the
+// CAS protocol's other side: a backend times out and abandons them.
 void Pool::run() {
+    for (;;) {
+        try {
+            run_loop();
+            return;
+        } catch (...) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (region_->stopping) return;
+        }
+    }
+}
+
+void Pool::run_loop() {
     // Sized for the largest batch but left uninitialized: only the pages a
     // batch uses ever become resident.
     const size_t cells = static_cast<size_t>(kMaxBatchLimit) * region_->max_features;
@@ -91,16 +124,11 @@ void Pool::serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, floa
                  double* values, float* proba) {
     // Claim each request; one abandoned before we got to it is ours to free.
     reqs.clear();
-    for (uint32_t i = 0; i < n; ++i) {
-        Slot* s = shm::slot(region_, indices[i]);
-        uint32_t expected = shm::QUEUED;
-        if (s->state.compare_exchange_strong(expected, shm::TAKEN, std::memory_order_acq_rel))
-            reqs.push_back({indices[i], s});
-        else
-            shm::release(region_, indices[i]);
-    }
-    // Requests for one model side by side, scored together.
-    std::stable_sort(reqs.begin(), reqs.end(), [](const Request& a, const Request& b) {
+    for (uint32_t i = 0; i < n; ++i)
+        if (take(region_, indices[i])) reqs.push_back({indices[i], shm::slot(region_, indices[i])});
+    // Requests for one model side by side, scored together (std::sort does
+    // not allocate; the order within a model does not matter).
+    if (reqs.size() > 1) std::sort(reqs.begin(), reqs.end(), [](const Request& a, const Request& b) {
         if (a.slot->db != b.slot->db) return a.slot->db < b.slot->db;
         if (a.slot->model_id != b.slot->model_id) return a.slot->model_id < b.slot->model_id;
         return a.slot->kind < b.slot->kind;

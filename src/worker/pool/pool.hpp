@@ -44,8 +44,13 @@ public:
         shm::Slot* slot;
     };
 
+    // Takes a QUEUED slot (QUEUED -> TAKEN) and notes the generation taken;
+    // false (and the slot freed) if its backend abandoned it.
+    static bool take(shm::Region* r, uint32_t index);
+
 private:
     void run();
+    void run_loop();
     // Buffers are per thread, sized once: no allocation per batch.
     void serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, float* rows,
                double* values, float* proba);
