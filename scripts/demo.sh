@@ -9,7 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/pg_env.sh
 
+# In the checkout, unless the cluster user cannot reach it (a clone under
+# /root, say); then in a fixed folder under /tmp.
 dir="$PWD/.demo"
+if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$PWD"; then
+    dir="${TMPDIR:-/tmp}/pgml_worker_demo"
+fi
 port=${PGML_DEMO_PORT:-5488}
 rows=${PGML_DEMO_ROWS:-1000000}
 db=pgml_demo

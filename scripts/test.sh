@@ -8,7 +8,6 @@
 # Each suite starts its own throwaway Postgres and removes it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
 . scripts/pg_env.sh
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -20,6 +19,12 @@ fi
 work=$(pg_tmpdir regress)
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
+# The suites run as the cluster user, who may not be able to read this
+# checkout (a clone under /root, say): they read a copy of the tests.
+mkdir -p "$work/src"
+cp -r sql expected test "$work/src/"
+chown -R "$PG_OS_USER" "$work/src"
+src="$work/src"
 
 echo "== pg_regress (temporary instance, shared_preload_libraries = pgml_worker)"
 status=0
@@ -32,9 +37,9 @@ count() {
     failed=$((failed + $(grep -cE '\.\.\. FAILED' "$out" || true)))
 }
 as_pg "$PGXS_DIR/test/regress/pg_regress" \
-    --inputdir="$PWD" --outputdir="$work" --bindir="$PG_BINDIR" \
-    --temp-instance="$work/instance" --temp-config="$PWD/test/regress.conf" \
-    --schedule="$PWD/test/regress_schedule" --dbname=pgml_regress 2>&1 | tee "$work/regress.log" || status=$?
+    --inputdir="$src" --outputdir="$work" --bindir="$PG_BINDIR" \
+    --temp-instance="$work/instance" --temp-config="$src/test/regress.conf" \
+    --schedule="$src/test/regress_schedule" --dbname=pgml_regress 2>&1 | tee "$work/regress.log" || status=$?
 count "$work/regress.log"
 if [ $status -ne 0 ]; then
     [ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
@@ -56,9 +61,9 @@ echo "== isolation (temporary instance)"
 mkdir -p "$work/isolation" && chown "$PG_OS_USER" "$work/isolation"
 status=0
 as_pg "$PGXS_DIR/test/isolation/pg_isolation_regress" \
-    --inputdir="$PWD/test/isolation" --outputdir="$work/isolation" --bindir="$PG_BINDIR" \
-    --temp-instance="$work/isolation/instance" --temp-config="$PWD/test/regress.conf" \
-    --schedule="$PWD/test/isolation/schedule" --dbname=pgml_isolation 2>&1 | tee "$work/isolation.log" || status=$?
+    --inputdir="$src/test/isolation" --outputdir="$work/isolation" --bindir="$PG_BINDIR" \
+    --temp-instance="$work/isolation/instance" --temp-config="$src/test/regress.conf" \
+    --schedule="$src/test/isolation/schedule" --dbname=pgml_isolation 2>&1 | tee "$work/isolation.log" || status=$?
 count "$work/isolation.log"
 if [ $status -ne 0 ]; then
     [ -f "$work/isolation/regression.diffs" ] && cat "$work/isolation/regression.diffs"
@@ -71,7 +76,7 @@ echo "== TAP (prove, PostgreSQL::Test::Cluster)"
 status=0
 (cd "$work" && as_pg env PATH="$PG_BINDIR:$PATH" TESTDIR="$work" PERL5LIB="$PGXS_DIR/test/perl" \
     PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
-    prove --timer "$repo"/test/t/*.pl) 2>&1 | tee "$work/prove.log" || status=$?
+    prove --timer "$src"/test/t/*.pl) 2>&1 | tee "$work/prove.log" || status=$?
 tap_pass=$(grep -cE '^ok ' "$work/prove.log" || true)
 if [ $status -ne 0 ]; then
     failed=$((failed + 1))
