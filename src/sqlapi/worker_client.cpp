@@ -89,8 +89,6 @@ bool acquire(shm::Region* r, uint32_t* index, TimestampTz until) {
     }
 }
 
-
-
 void wake_worker(shm::Region* r) {
     SetLatch(&ProcGlobal->allProcs[r->worker_procno.load()].procLatch);
 }
