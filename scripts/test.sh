@@ -26,8 +26,6 @@ cp -r sql expected test "$work/src/"
 chown -R "$PG_OS_USER" "$work/src"
 src="$work/src"
 
-echo "== pg_regress (temporary instance, shared_preload_libraries = pgml_worker)"
-status=0
 passed=0
 failed=0
 # Tallies pg_regress' per-test lines for the summary at the end.
@@ -36,48 +34,47 @@ count() {
     passed=$((passed + $(grep -cE '^(ok|test) .* \.\.\. ok' "$out" || true)))
     failed=$((failed + $(grep -cE '\.\.\. FAILED' "$out" || true)))
 }
-as_pg "$PGXS_DIR/test/regress/pg_regress" \
-    --inputdir="$src" --outputdir="$work" --bindir="$PG_BINDIR" \
-    --temp-instance="$work/instance" --temp-config="$src/test/regress.conf" \
-    --schedule="$src/test/regress_schedule" --dbname=pgml_regress 2>&1 | tee "$work/regress.log" || status=$?
-count "$work/regress.log"
-if [ $status -ne 0 ]; then
-    [ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
-    [ -f "$work/log/postmaster.log" ] && tail -n 50 "$work/log/postmaster.log"
-    mkdir -p results && cp -r "$work"/results/. results/ 2>/dev/null && cp "$work/log/postmaster.log" results/ 2>/dev/null || true
-    echo "pgml_worker tests: $passed passed, $((failed > 0 ? failed : 1)) failed"
-    exit 1
-fi
-# A crash when a session ends (after its test passed) shows only here.
+# A crash when a session ends (after its test passed) shows only in the log.
 crashed() {
     if grep -E 'terminated by signal|was terminated by exception' "$1"; then
         echo "test: a server process crashed (see above)" >&2
         failed=$((failed + 1))
     fi
 }
-crashed "$work/log/postmaster.log"
+
+# Runs a pg_regress-style suite in its own temporary instance with the
+# library preloaded: $1 the runner, $2 the input folder, $3 the schedule,
+# $4 an output folder name, $5 the database.
+suite() {
+    local runner=$1 input=$2 schedule=$3 out="$work/$4" db=$5 status=0
+    mkdir -p "$out" && chown "$PG_OS_USER" "$out"
+    as_pg "$runner" --inputdir="$input" --outputdir="$out" --bindir="$PG_BINDIR" \
+        --temp-instance="$out/instance" --temp-config="$src/test/regress.conf" \
+        --schedule="$schedule" --dbname="$db" 2>&1 | tee "$out.log" || status=$?
+    count "$out.log"
+    if [ $status -ne 0 ]; then
+        [ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"
+        [ -f "$out/log/postmaster.log" ] && tail -n 50 "$out/log/postmaster.log"
+        # Kept in the checkout for a look (and to refresh expected files).
+        mkdir -p results && cp "$out"/results/*.out results/ 2>/dev/null || true
+        [ "$(grep -c FAILED "$out.log")" -gt 0 ] || failed=$((failed + 1))
+    fi
+    [ -f "$out/log/postmaster.log" ] && crashed "$out/log/postmaster.log"
+    return 0
+}
+
+echo "== pg_regress (temporary instance, shared_preload_libraries = pgml_worker)"
+suite "$PGXS_DIR/test/regress/pg_regress" "$src" "$src/test/regress_schedule" regress pgml_regress
 
 echo "== isolation (temporary instance)"
-mkdir -p "$work/isolation" && chown "$PG_OS_USER" "$work/isolation"
-status=0
-as_pg "$PGXS_DIR/test/isolation/pg_isolation_regress" \
-    --inputdir="$src/test/isolation" --outputdir="$work/isolation" --bindir="$PG_BINDIR" \
-    --temp-instance="$work/isolation/instance" --temp-config="$src/test/regress.conf" \
-    --schedule="$src/test/isolation/schedule" --dbname=pgml_isolation 2>&1 | tee "$work/isolation.log" || status=$?
-count "$work/isolation.log"
-if [ $status -ne 0 ]; then
-    [ -f "$work/isolation/regression.diffs" ] && cat "$work/isolation/regression.diffs"
-    mkdir -p results && cp "$work"/isolation/results/*.out results/ 2>/dev/null || true
-    [ $failed -eq 0 ] && failed=1
-fi
-[ -f "$work/isolation/log/postmaster.log" ] && crashed "$work/isolation/log/postmaster.log"
+suite "$PGXS_DIR/test/isolation/pg_isolation_regress" "$src/test/isolation" \
+    "$src/test/isolation/schedule" isolation pgml_isolation
 
 echo "== TAP (prove, PostgreSQL::Test::Cluster)"
 status=0
 (cd "$work" && as_pg env PATH="$PG_BINDIR:$PATH" TESTDIR="$work" PERL5LIB="$PGXS_DIR/test/perl" \
     PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
     prove --timer "$src"/test/t/*.pl) 2>&1 | tee "$work/prove.log" || status=$?
-tap_pass=$(grep -cE '^ok ' "$work/prove.log" || true)
 if [ $status -ne 0 ]; then
     failed=$((failed + 1))
     for f in "$work"/tmp_check/log/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done

@@ -68,20 +68,31 @@ bool pop_free(Region* r, uint32_t& index) {
 
 void push_free(Region* r, uint32_t index) { push(r, r->free_slots, index); }
 
-void push(Region* r, Ring& ring, uint32_t index) {
-    bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+namespace {
+// The ring operations proper; the caller holds r->lock.
+void push_locked(Region* r, Ring& ring, uint32_t index) {
     ring_array(r, ring)[(ring.head + ring.count) % ring.capacity] = index;
     ++ring.count;
 }
 
-uint32_t pop_many(Region* r, Ring& ring, uint32_t* out, uint32_t max) {
-    bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+uint32_t pop_locked(Region* r, Ring& ring, uint32_t* out, uint32_t max) {
     uint32_t n = ring.count < max ? ring.count : max;
     const uint32_t* a = ring_array(r, ring);
     for (uint32_t i = 0; i < n; ++i) out[i] = a[(ring.head + i) % ring.capacity];
     ring.head = (ring.head + n) % ring.capacity;
     ring.count -= n;
     return n;
+}
+}  // namespace
+
+void push(Region* r, Ring& ring, uint32_t index) {
+    bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+    push_locked(r, ring, index);
+}
+
+uint32_t pop_many(Region* r, Ring& ring, uint32_t* out, uint32_t max) {
+    bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
+    return pop_locked(r, ring, out, max);
 }
 
 uint32_t depth(Region* r, const Ring& ring) {
@@ -93,9 +104,7 @@ void enqueue_request(Region* r, uint32_t index) {
     bool wake = false;
     {
         bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
-        Ring& ring = r->requests;
-        ring_array(r, ring)[(ring.head + ring.count) % ring.capacity] = index;
-        ++ring.count;
+        push_locked(r, r->requests, index);
         if (r->spinning.load(std::memory_order_acquire) == 0 && r->sleepers > r->wakeups) {
             ++r->wakeups;
             wake = true;
@@ -108,15 +117,7 @@ uint32_t take_requests(Region* r, uint32_t* out, uint32_t max) {
     bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
     for (;;) {
         if (r->stopping) return 0;
-        if (r->requests.count > 0) {
-            Ring& ring = r->requests;
-            uint32_t n = ring.count < max ? ring.count : max;
-            const uint32_t* a = ring_array(r, ring);
-            for (uint32_t i = 0; i < n; ++i) out[i] = a[(ring.head + i) % ring.capacity];
-            ring.head = (ring.head + n) % ring.capacity;
-            ring.count -= n;
-            return n;
-        }
+        if (r->requests.count > 0) return pop_locked(r, r->requests, out, max);
         ++r->sleepers;
         guard.unlock();
         r->work.wait();

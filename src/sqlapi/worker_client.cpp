@@ -107,6 +107,21 @@ uint32_t stamp(shm::Region* r, shm::Slot* s, uint32_t kind, int64_t model_id) {
     return gen;
 }
 
+// Frees a slot whose answer was read.
+void done_with(shm::Region* r, uint32_t index) {
+    shm::release(r, index);
+    held_slot = -1;
+}
+
+// The answer must be to this request: the worker echoes the generation it
+// took (DESIGN.md invariant 4).
+void check_answer(shm::Region* r, uint32_t index, uint32_t gen) {
+    uint32_t answered = shm::slot(r, index)->answered;
+    if (answered == gen) return;
+    done_with(r, index);
+    elog(ERROR, "pgml_worker: slot %u answered request %u, expected %u", index, answered, gen);
+}
+
 enum class Waited { done, gone, timed_out };
 
 // Waits until the slot is answered: on a futex on its state word, which the
@@ -185,12 +200,7 @@ Asked ask_worker(Ask* ask) {
     Waited w = await(r, index, until);
     if (w == Waited::gone) return Asked::unavailable;
     if (w == Waited::timed_out) return Asked::timed_out;
-    if (s->answered != gen) {
-        uint32_t answered = s->answered;
-        shm::release(r, index);
-        held_slot = -1;
-        elog(ERROR, "pgml_worker: slot %u answered request %u, expected %u", index, answered, gen);
-    }
+    check_answer(r, index, gen);
     Asked a = outcome_of(s, ask->message, sizeof ask->message);
     if (a == Asked::answered) {
         if (ask->kind == shm::PREDICT) {
@@ -200,8 +210,7 @@ Asked ask_worker(Ask* ask) {
             memcpy(ask->proba, s->data, sizeof(float) * n);
         }
     }
-    shm::release(r, index);
-    held_slot = -1;
+    done_with(r, index);
     return a;
 }
 
@@ -239,15 +248,9 @@ Asked hand_over_claimed(shm::Region* r, int64_t model_id, bool classification, c
     dsm_detach(seg);
     if (w == Waited::gone) return Asked::unavailable;
     if (w == Waited::timed_out) return Asked::timed_out;
-    if (s->answered != gen) {
-        uint32_t answered = s->answered;
-        shm::release(r, index);
-        held_slot = -1;
-        elog(ERROR, "pgml_worker: slot %u answered request %u, expected %u", index, answered, gen);
-    }
+    check_answer(r, index, gen);
     Asked a = outcome_of(s, message, message_size);
-    shm::release(r, index);
-    held_slot = -1;
+    done_with(r, index);
     return a;
 }
 
