@@ -6,7 +6,7 @@
 
 EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
-DATA        = sql/pgml_worker--0.1.sql
+DATA        = sql/pgml_worker--0.1.sql sql/pgml_worker--0.1--0.2.sql
 
 # Pure C++ folders (no Postgres headers) and Postgres-facing ones.
 CORE_SRCS   = $(sort $(wildcard src/core/*.cpp src/shmem/*.cpp src/worker/pool/*.cpp))

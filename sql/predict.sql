@@ -39,3 +39,29 @@ SELECT avg((pgml.predict('multi', ARRAY[a, b]::real[]) = label)::int) > 0.95 AS 
 -- The path setting: worker by default; bad values are refused.
 SHOW pgml_worker.predict_path;
 SELECT try($$SET pgml_worker.predict_path = 'nowhere'$$);
+
+-- predict_batch: one answer per row, in order, equal to predict's, whether
+-- the rows come as rows x features or as one flat array; classifiers answer
+-- with label values.
+WITH rows AS (
+    SELECT row_number() OVER () AS i,
+           ARRAY[f_real, f_int, f_small, f_big, coalesce(f_double, 'NaN'), f_num, f_bool::int]::real[] AS x
+      FROM reg_data),
+batch AS (
+    SELECT row_number() OVER () AS i, v
+      FROM pgml.predict_batch('reg', (SELECT array_agg(x ORDER BY i) FROM rows)) v)
+SELECT count(*) AS rows, bool_and(b.v = pgml.predict('reg', r.x)) AS batch_eq_predict
+  FROM rows r JOIN batch b USING (i);
+SELECT array_agg(v) AS flat_rows
+  FROM pgml.predict_batch('bin', ARRAY[49, 6, 1, 1, 49, 6]::real[]) v;
+SELECT array_agg(v) = ARRAY[pgml.predict('multi', ARRAY[5, 1]::real[]), pgml.predict('multi', ARRAY[55, 1]::real[])]
+       AS multi_by_id
+  FROM pgml.deployed_models d, pgml.predict_batch(d.id, ARRAY[[5, 1], [55, 1]]::real[]) v
+ WHERE d.name = 'multi';
+SELECT count(*) AS empty_input FROM pgml.predict_batch('reg', '{}'::real[]);
+SELECT try($$SELECT pgml.predict_batch('reg', ARRAY[[1, 2], [3, 4]]::real[])$$);
+SELECT try($$SELECT pgml.predict_batch('reg', ARRAY[1, 2, 3]::real[])$$);
+SELECT try($$SELECT pgml.predict_batch('reg', ARRAY[[[1]]]::real[])$$);
+SELECT try($$SELECT pgml.predict_batch('reg', ARRAY[1, NULL, 3, 4, 5, 6, 7]::real[])$$);
+SELECT try($$SELECT pgml.predict_batch('reg', NULL)$$);
+SELECT try($$SELECT pgml.predict_batch('no such project', ARRAY[1]::real[])$$);

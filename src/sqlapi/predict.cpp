@@ -10,6 +10,7 @@
 #include "pg/region.hpp"
 #include "shmem/layout.hpp"
 #include "sqlapi/model_cache.hpp"
+#include "sqlapi/predict_args.hpp"
 #include "sqlapi/settings.hpp"
 #include "sqlapi/worker_client.hpp"
 
@@ -60,38 +61,6 @@ Row feature_row(FunctionCallInfo fcinfo, int argno) {
         }
     }
     return Row{dst, n};
-}
-
-// The model named by argument 0: a project's deployed model (text) or a
-// model id (bigint).
-enum class By { project, model_id };
-
-// Argument 0, decoded (and detoasted) before any C++ object exists.
-struct ModelRef {
-    By by;
-    int64_t id;
-    text* project;
-};
-
-ModelRef model_ref(FunctionCallInfo fcinfo, By by) {
-    if (PG_ARGISNULL(0))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("the project name or model id must not be NULL")));
-    if (by == By::model_id) return ModelRef{by, PG_GETARG_INT64(0), nullptr};
-    return ModelRef{by, 0, PG_GETARG_TEXT_PP(0)};
-}
-
-Result<CachedModel*> lookup(FunctionCallInfo fcinfo, const ModelRef& ref) {
-    if (ref.by == By::model_id) return model_by_id(ref.id);
-    return deployed_model(fcinfo, ref.project);
-}
-
-Result<void> check_width(const CachedModel& m, const Row& row) {
-    if (static_cast<uint32_t>(row.count) == m.num_features) return {};
-    return fail(sqlstate::invalid_parameter,
-                "wrong number of features: model " + std::to_string(m.model_id) + " expects " +
-                    std::to_string(m.num_features) + ", got " + std::to_string(row.count),
-                "Pass the features in the order of the training relation's columns, label left out.");
 }
 
 // One request as either path answers it.
@@ -187,7 +156,7 @@ Datum predict(FunctionCallInfo fcinfo, By by) {
     return pg::sql_entry([&]() -> Result<Datum> {
         auto m = lookup(fcinfo, ref);
         if (!m) return tl::unexpected(m.error());
-        if (auto r = check_width(**m, row); !r) return tl::unexpected(r.error());
+        if (auto r = check_width(**m, row.count); !r) return tl::unexpected(r.error());
         Answer out{0, nullptr};
         if (auto r = serve(**m, row, shm::PREDICT, out); !r) return tl::unexpected(r.error());
         return Float4GetDatum(static_cast<float>(out.value));
@@ -207,7 +176,7 @@ Datum predict_proba(FunctionCallInfo fcinfo, By by) {
                         "predict_proba needs a classification model; model " +
                             std::to_string(cm.model_id) + " is a regression",
                         "Use pgml.predict() for regression.");
-        if (auto r = check_width(cm, row); !r) return tl::unexpected(r.error());
+        if (auto r = check_width(cm, row.count); !r) return tl::unexpected(r.error());
         const int k = static_cast<int>(cm.classes.size());
         ArrayType* result = nullptr;
         auto a = pg::call([&] {

@@ -1,0 +1,23 @@
+-- An install of 0.1 with a deployed model, updated to the current version:
+-- the model keeps serving, the new functions use it, and the objects are
+-- exactly those of a fresh install (the one setup made in this database).
+CREATE DATABASE pgml_upgrade;
+\c pgml_upgrade
+CREATE EXTENSION pgml_worker VERSION '0.1';
+CREATE TABLE t AS SELECT g::real AS x, (2 * g)::real AS y FROM generate_series(1, 200) g;
+SELECT deployed FROM pgml.train('old', 'regression', 't', 'y', hyperparams => '{"n_estimators": 5}');
+SELECT pgml.predict('old', ARRAY[50]::real[]) AS before_update \gset
+ALTER EXTENSION pgml_worker UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pgml_worker';
+SELECT v = :'before_update'::real AS batch_uses_old_model, pgml.predict('old', ARRAY[50]::real[]) = :'before_update'::real AS still_serves
+  FROM pgml.predict_batch('old', ARRAY[50]::real[]) v;
+SELECT string_agg(pg_describe_object(classid, objid, objsubid), E'\n'
+                  ORDER BY pg_describe_object(classid, objid, objsubid)) AS upgraded_objects
+  FROM pg_depend
+ WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgml_worker') AND deptype = 'e' \gset
+\c pgml_regress
+SELECT string_agg(pg_describe_object(classid, objid, objsubid), E'\n'
+                  ORDER BY pg_describe_object(classid, objid, objsubid)) = :'upgraded_objects' AS same_objects
+  FROM pg_depend
+ WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgml_worker') AND deptype = 'e';
+DROP DATABASE pgml_upgrade;
