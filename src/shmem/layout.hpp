@@ -16,6 +16,8 @@
 #include <boost/interprocess/sync/interprocess_semaphore.hpp>
 #include <boost/interprocess/sync/scoped_lock.hpp>
 
+#include "shmem/deployed.hpp"
+
 namespace pgml::shm {
 
 namespace bip = boost::interprocess;
@@ -136,6 +138,7 @@ struct Region {
 
     LoadClaim claims[kLoadClaims];
     Stats stats;
+    DeployedTable deployed;  // backends only; see deployed.hpp
 };
 
 // Size of the region for these settings.

@@ -1,16 +1,21 @@
 #include "sqlapi/model_cache.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "pg/guard.hpp"
+#include "pg/region.hpp"
+#include "shmem/layout.hpp"
 #include "sqlapi/settings.hpp"
 #include "sqlapi/worker_client.hpp"
 
 extern "C" {
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -22,6 +27,7 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "miscadmin.h"
 
 PG_FUNCTION_INFO_V1(pgml_catalog_changed);
 }
@@ -51,6 +57,11 @@ Cache& cache() {
     static Cache* c = new (storage) Cache;
     return *c;
 }
+
+// Set by the catalog trigger: this transaction changed what is deployed, so
+// the shared table's entries go stale once it commits. Until then this
+// backend neither reads nor publishes there: it alone sees its changes.
+bool bump_at_commit = false;
 
 // Called by Postgres while it processes invalidations: it must not fail or
 // free anything, so it only marks the cache stale.
@@ -164,6 +175,59 @@ std::shared_ptr<CachedModel> entry_of(CatalogModel&& row) {
         row.num_features, std::move(row.classes), std::nullopt});
 }
 
+// The shared table of deployed models (shmem/deployed.hpp) is used on a
+// primary with the library preloaded. A hot standby has no commit of its own
+// to bump the epoch after (deployments arrive by replay), so there each
+// backend reads the catalog itself; so does a transaction that changed the
+// catalog, until it commits.
+shm::DeployedTable* shared_table() {
+    shm::Region* r = pg::region();
+    if (bump_at_commit) return nullptr;
+    bool recovering = true;
+    if (r && pg::call([&] { recovering = RecoveryInProgress(); })) return recovering ? nullptr : &r->deployed;
+    return nullptr;
+}
+
+// A project's deployed model: copied from the shared table, or read from
+// the catalog and then published there.
+Result<CatalogModel> shared_or_fetch(Cache& c, const std::string& project) {
+    shm::DeployedTable* table = shared_table();
+    if (!table) return fetch(kDeployedQuery, Key{project.data(), static_cast<int>(project.size()), 0}, c.deployments_relid);
+    // Entries carry the Oid of pgml.deployments: one left over from a dropped
+    // and re-created extension (whose model ids start again) never matches.
+    Oid relid = InvalidOid;
+    auto r = pg::call([&] {
+        Oid ns = get_namespace_oid("pgml", true);
+        if (OidIsValid(ns)) relid = get_relname_relid("deployments", ns);
+    });
+    if (!r) return tl::unexpected(r.error());
+    const uint64_t seen = shm::current_epoch(*table);  // before the catalog read
+    shm::DeployedFacts facts;
+    if (OidIsValid(relid) && shm::find_deployed(*table, MyDatabaseId, relid, project, facts)) {
+        c.deployments_relid = relid;
+        CatalogModel row;
+        row.project_exists = row.deployed = true;
+        row.model_id = facts.model_id;
+        row.classification = facts.task == static_cast<uint32_t>(Task::classification);
+        row.num_features = facts.num_features;
+        row.classes.assign(facts.classes, facts.classes + facts.num_classes);
+        return row;
+    }
+    auto row = fetch(kDeployedQuery, Key{project.data(), static_cast<int>(project.size()), 0}, c.deployments_relid);
+    if (row && row->deployed && shm::shareable(project, static_cast<uint32_t>(row->classes.size()))) {
+        facts = shm::DeployedFacts{};
+        facts.db = MyDatabaseId;
+        facts.catalog_relid = c.deployments_relid;
+        facts.model_id = row->model_id;
+        facts.task = static_cast<uint32_t>(row->classification ? Task::classification : Task::regression);
+        facts.num_features = row->num_features;
+        facts.num_classes = static_cast<uint32_t>(row->classes.size());
+        std::copy(row->classes.begin(), row->classes.end(), facts.classes);
+        shm::publish_deployed(*table, seen, project, facts);
+    }
+    return row;
+}
+
 // What a call site remembers between calls.
 struct CallSite {
     uint64_t epoch;
@@ -180,7 +244,7 @@ Result<CachedModel*> lookup_project(Cache& c, const char* name, int len) {
     std::string key(name, static_cast<size_t>(len));
     if (auto it = c.by_project.find(key); it != c.by_project.end()) return it->second.get();
 
-    auto row = fetch(kDeployedQuery, Key{name, len, 0}, c.deployments_relid);
+    auto row = shared_or_fetch(c, key);
     if (!row) return tl::unexpected(row.error());
     if (!row->project_exists)
         return fail("42704", "project \"" + key + "\" does not exist",
@@ -284,9 +348,42 @@ Result<const Model*> backend_booster(CachedModel& m) {
     return &*m.booster;
 }
 
+namespace {
+
+void on_xact_event(XactEvent event, void*) {
+    switch (event) {
+        case XACT_EVENT_PRE_PREPARE:
+            // COMMIT PREPARED may run in another session, after which no
+            // callback of ours runs: the shared table would keep the old
+            // deployment.
+            if (bump_at_commit)
+                ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                                errmsg("cannot PREPARE a transaction that changed pgml's models or deployments")));
+            break;
+        case XACT_EVENT_COMMIT:
+            // Runs after the commit became visible to other snapshots.
+            if (bump_at_commit) {
+                if (shm::Region* r = pg::region()) shm::bump_epoch(r->deployed);
+            }
+            bump_at_commit = false;
+            break;
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PREPARE:
+            bump_at_commit = false;
+            break;
+        default:
+            break;
+    }
+}
+
+}  // namespace
+
 void register_cache_invalidation() {
     CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
+    RegisterXactCallback(on_xact_event, nullptr);
 }
+
+void catalog_changed() { bump_at_commit = true; }
 
 void begin_predict() { sync_with_catalog(cache()); }
 
@@ -299,5 +396,6 @@ extern "C" Datum pgml_catalog_changed(PG_FUNCTION_ARGS) {
     auto* trig = reinterpret_cast<TriggerData*>(fcinfo->context);
     Oid deployments = get_relname_relid("deployments", RelationGetNamespace(trig->tg_relation));
     if (OidIsValid(deployments)) CacheInvalidateRelcacheByRelid(deployments);
+    pgml::sqlapi::catalog_changed();
     return PointerGetDatum(nullptr);
 }

@@ -7,6 +7,11 @@
 // backend (and, through WAL replay, to hot standbys) only when the change
 // commits, and drops it if the change rolls back. Our relcache callback just
 // marks the cache stale; the next lookup empties it.
+//
+// A lookup that misses here asks the cluster-wide table of deployed models
+// in shared memory (shmem/deployed.hpp) before it reads the catalog, so that
+// of many connections only one pays for the catalog query and its caches.
+// That table is made stale after the changing transaction commits.
 #pragma once
 
 #include <cstdint>
@@ -51,5 +56,9 @@ void begin_predict();
 
 // Registered once per process from _PG_init.
 void register_cache_invalidation();
+
+// Called by the catalog trigger: when this transaction commits, entries of
+// the shared deployed-model table go stale.
+void catalog_changed();
 
 }  // namespace pgml::sqlapi
