@@ -58,3 +58,20 @@ SELECT name, setting, unit, context FROM pg_settings WHERE name LIKE 'pgml_worke
 SELECT try($$SET pgml_worker.max_batch = 8$$);
 SELECT try($$SET pgml_worker.threads = 8$$);
 SELECT try($$SET pgml_worker.predict_path = 'somewhere'$$);
+
+-- A model nobody asks for is freed after model_idle_timeout, and handed over
+-- again when someone asks.
+SELECT pgml.predict('reg', x) AS reg_answer FROM rows_reg LIMIT 1 \gset
+ALTER SYSTEM SET pgml_worker.model_idle_timeout = '1s';
+SELECT pg_reload_conf();
+DO $$
+BEGIN
+    FOR i IN 1..300 LOOP
+        EXIT WHEN NOT EXISTS (SELECT FROM pgml.worker_models());
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END $$;
+SELECT count(*) AS models_after_idle FROM pgml.worker_models();
+ALTER SYSTEM RESET pgml_worker.model_idle_timeout;
+SELECT pg_reload_conf();
+SELECT pgml.predict('reg', x) = :'reg_answer'::real AS handed_over_again FROM rows_reg LIMIT 1;

@@ -29,6 +29,7 @@ int max_features = 256;
 int max_models = 64;
 int model_memory_kb = 1024 * 1024;
 int spin_us = 10;
+int model_idle_s = 3600;
 
 int worker_threads() {
     if (threads > 0) return threads;
@@ -74,6 +75,11 @@ void define_settings() {
         "One thread at a time polls; while it does, backends need not wake a sleeping one "
         "(tens of microseconds on virtual machines). 0 never polls.",
         &spin_us, 10, 0, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.model_idle_timeout", "How long the worker keeps a model nobody asks for.",
+        "Frees models of dropped databases, projects and extensions; a model asked for again is "
+        "handed over again. 0 keeps models until evicted by model_memory.",
+        &model_idle_s, 3600, 0, INT_MAX / 1000, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
 }
 
 // Settings fixed at server start; Postgres allows defining them only while

@@ -79,18 +79,23 @@ void load(shm::Region* r, pool::Registry& registry, shm::Slot* s) {
         s->status = shm::OK;
         return;
     }
+    const auto limit = static_cast<uint64_t>(sqlapi::model_memory_kb) * 1024;
     std::vector<uint8_t> bytes;
     std::vector<double> classes;
     bool classification = false;
     bool attached = false;
+    uint64_t nbytes = 0;
     auto copied = pg::call([&] {
         dsm_segment* seg = dsm_attach(s->dsm_handle);
         if (!seg) return;  // the backend gave up and the segment is gone
         attached = true;
         auto* h = static_cast<shm::Handoff*>(dsm_segment_address(seg));
-        classification = h->classification != 0;
-        classes.assign(shm::handoff_classes(h), shm::handoff_classes(h) + h->nclasses);
-        bytes.assign(shm::handoff_bytes(h), shm::handoff_bytes(h) + h->nbytes);
+        nbytes = h->nbytes;
+        if (nbytes <= limit) {  // a model too large is refused unparsed, below
+            classification = h->classification != 0;
+            classes.assign(shm::handoff_classes(h), shm::handoff_classes(h) + h->nclasses);
+            bytes.assign(shm::handoff_bytes(h), shm::handoff_bytes(h) + h->nbytes);
+        }
         dsm_detach(seg);
     });
     if (!copied) {
@@ -101,6 +106,10 @@ void load(shm::Region* r, pool::Registry& registry, shm::Slot* s) {
         set_failed(s, "the model's shared memory segment was gone");
         return;
     }
+    if (auto fits = pool::Registry::fits(key, nbytes, limit); !fits) {
+        set_failed(s, fits.error().message);
+        return;
+    }
     auto model = Model::load(bytes.data(), bytes.size(),
                              classification ? Task::classification : Task::regression,
                              std::move(classes));
@@ -108,7 +117,6 @@ void load(shm::Region* r, pool::Registry& registry, shm::Slot* s) {
         set_failed(s, model.error().message);
         return;
     }
-    auto limit = static_cast<uint64_t>(sqlapi::model_memory_kb) * 1024;
     auto ok = registry.insert(key, std::move(*model), bytes.size(), limit);
     bytes = std::vector<uint8_t>();
     // Parsing a model builds XGBoost's JSON document of it, many small
@@ -184,6 +192,11 @@ Result<Datum> run(shm::Region* r) {
         if (!step) break;
         if (reload) apply_settings(pool);
         serve_control(r, registry);
+        if (sqlapi::model_idle_s > 0) {
+            const uint64_t idle_ns = static_cast<uint64_t>(sqlapi::model_idle_s) * 1000000000ull;
+            const uint64_t now = shm::steady_ns();
+            if (now > idle_ns && registry.evict_unused_since(now - idle_ns) > 0) malloc_trim(0);
+        }
     }
     // Stop taking requests, let the threads finish what they hold, then
     // answer whatever is still queued so no backend waits for us.

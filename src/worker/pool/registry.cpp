@@ -1,5 +1,6 @@
 #include "worker/pool/registry.hpp"
 
+#include <iterator>
 #include <mutex>
 #include <string>
 
@@ -30,12 +31,16 @@ void Registry::erase_locked(
     models_.erase(it);
 }
 
+Result<void> Registry::fits(const ModelKey& key, uint64_t bytes, uint64_t limit) {
+    if (bytes <= limit) return {};
+    return fail(sqlstate::limit_exceeded,
+                "model " + std::to_string(key.id) + " needs " + std::to_string(bytes) +
+                    " bytes, more than pgml_worker.model_memory allows (" + std::to_string(limit) + ")",
+                "Raise pgml_worker.model_memory, or use pgml_worker.predict_path = 'backend'.");
+}
+
 Result<void> Registry::insert(const ModelKey& key, Model&& model, uint64_t bytes, uint64_t limit) {
-    if (bytes > limit)
-        return fail(sqlstate::limit_exceeded,
-                    "model " + std::to_string(key.id) + " needs " + std::to_string(bytes) +
-                        " bytes, more than pgml_worker.model_memory allows (" + std::to_string(limit) + ")",
-                    "Raise pgml_worker.model_memory, or use pgml_worker.predict_path = 'backend'.");
+    if (auto ok = fits(key, bytes, limit); !ok) return ok;
     auto entry = std::make_unique<Entry>();
     entry->model = std::make_shared<const Model>(std::move(model));
     entry->bytes = bytes;
@@ -72,6 +77,20 @@ Result<void> Registry::insert(const ModelKey& key, Model&& model, uint64_t bytes
     bytes_.fetch_add(bytes, std::memory_order_relaxed);
     models_.emplace(key, std::move(entry));
     return {};
+}
+
+size_t Registry::evict_unused_since(uint64_t before_ns) {
+    std::unique_lock lock(mu_);
+    size_t n = 0;
+    for (auto it = models_.begin(); it != models_.end();) {
+        auto next = std::next(it);
+        if (it->second->last_used.load(std::memory_order_relaxed) < before_ns) {
+            erase_locked(it);
+            ++n;
+        }
+        it = next;
+    }
+    return n;
 }
 
 void Registry::retire(const ModelKey& key) {

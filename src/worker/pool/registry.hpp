@@ -43,10 +43,16 @@ public:
 
     Lease find(const ModelKey& key);
     bool contains(const ModelKey& key);
-    // Adds a model of `bytes` (its serialized size), evicting the least
-    // recently used models to stay within limit_bytes.
+    // Whether a model of `bytes` (its serialized size) may be held at all:
+    // checked before it is parsed, and again by insert.
+    static Result<void> fits(const ModelKey& key, uint64_t bytes, uint64_t limit_bytes);
+    // Adds a model of `bytes`, evicting the least recently used models to
+    // stay within limit_bytes.
     Result<void> insert(const ModelKey& key, Model&& model, uint64_t bytes, uint64_t limit_bytes);
     void retire(const ModelKey& key);
+    // Frees the models last used before `before_ns` (steady clock); returns
+    // how many.
+    size_t evict_unused_since(uint64_t before_ns);
     uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
 
 private:
