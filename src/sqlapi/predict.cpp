@@ -9,6 +9,7 @@
 #include "pg/guard.hpp"
 #include "pg/region.hpp"
 #include "shmem/layout.hpp"
+#include "sqlapi/feature_row.hpp"
 #include "sqlapi/model_cache.hpp"
 #include "sqlapi/predict_args.hpp"
 #include "sqlapi/settings.hpp"
@@ -29,14 +30,9 @@ namespace pgml::sqlapi {
 
 namespace {
 
-// A feature row as float32, either pointing into a real[] argument or
-// converted from double precision[] into palloc'd memory.
-struct Row {
-    const float* values;
-    int count;
-};
-
-Row feature_row(FunctionCallInfo fcinfo, int argno) {
+// Argument argno as a row of its own element type: on the worker path it
+// is converted while it is copied into the slot.
+FeatureRow feature_row(FunctionCallInfo fcinfo, int argno) {
     if (PG_ARGISNULL(argno))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("features must not be NULL")));
     ArrayType* a = PG_GETARG_ARRAYTYPE_P(argno);
@@ -48,19 +44,23 @@ Row feature_row(FunctionCallInfo fcinfo, int argno) {
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("features must not contain NULL elements"),
                         errhint("Pass 'NaN' for a missing value.")));
-    const Oid type = ARR_ELEMTYPE(a);
-    if (type == FLOAT4OID) return Row{reinterpret_cast<const float*>(ARR_DATA_PTR(a)), n};
-    float* dst = static_cast<float*>(palloc(sizeof(float) * (n > 0 ? n : 1)));
-    const char* src = ARR_DATA_PTR(a);
-    for (int i = 0; i < n; ++i) {
-        switch (type) {
-            case FLOAT8OID: dst[i] = static_cast<float>(reinterpret_cast<const double*>(src)[i]); break;
-            case INT4OID: dst[i] = static_cast<float>(reinterpret_cast<const int32*>(src)[i]); break;
-            case INT8OID: dst[i] = static_cast<float>(reinterpret_cast<const int64*>(src)[i]); break;
-            default: elog(ERROR, "pgml.predict: unexpected feature type %u", type);
-        }
+    ElemType type;
+    switch (ARR_ELEMTYPE(a)) {
+        case FLOAT4OID: type = ElemType::f4; break;
+        case FLOAT8OID: type = ElemType::f8; break;
+        case INT4OID: type = ElemType::i4; break;
+        case INT8OID: type = ElemType::i8; break;
+        default: elog(ERROR, "pgml.predict: unexpected feature type %u", ARR_ELEMTYPE(a));
     }
-    return Row{dst, n};
+    return FeatureRow{ARR_DATA_PTR(a), static_cast<uint32_t>(n), type};
+}
+
+// The backend path's float32 copy of a row that is not float32 already.
+const float* as_float(const FeatureRow& row) {
+    if (row.type == ElemType::f4) return static_cast<const float*>(row.data);
+    float* dst = static_cast<float*>(palloc(sizeof(float) * (row.count > 0 ? row.count : 1)));
+    row.to_float(dst);
+    return dst;
 }
 
 // One request as either path answers it.
@@ -80,11 +80,11 @@ Result<Served> not_available(const char* why) {
 
 // The worker path. Returns use_backend when predict_path = auto and the
 // worker cannot take the request; an Error when it must not fall back.
-Result<Served> on_worker(CachedModel& m, const Row& row, uint32_t kind, Answer& out) {
+Result<Served> on_worker(CachedModel& m, const FeatureRow& row, uint32_t kind, Answer& out) {
     const bool fallback = static_cast<PredictPath>(predict_path) == PredictPath::automatic;
     shm::Region* r = pg::region();
     if (!r) return not_available("pgml_worker is not in shared_preload_libraries");
-    if (static_cast<uint32_t>(row.count) > r->max_features ||
+    if (row.count > r->max_features ||
         (kind == shm::PROBA && m.classes.size() > r->max_features)) {
         if (fallback) return Served::use_backend;
         return fail(sqlstate::limit_exceeded,
@@ -92,10 +92,9 @@ Result<Served> on_worker(CachedModel& m, const Row& row, uint32_t kind, Answer& 
                         std::to_string(r->max_features) + ")",
                     "Raise pgml_worker.max_features, or use predict_path 'backend' or 'auto'.");
     }
-    if (!worker_available(static_cast<uint32_t>(row.count)))
-        return not_available("it is starting or restarting");
+    if (!worker_available(row.count)) return not_available("it is starting or restarting");
 
-    Ask ask{kind, m.model_id, row.values, static_cast<uint32_t>(row.count), 0, out.proba,
+    Ask ask{kind, m.model_id, row, request_deadline(), 0, out.proba,
             static_cast<uint32_t>(m.classes.size()), {0}};
     // At most: ask, hand the model over, ask again (and once more should an
     // eviction drop it in between).
@@ -113,8 +112,8 @@ Result<Served> on_worker(CachedModel& m, const Row& row, uint32_t kind, Answer& 
             char message[256] = "";
             auto c = pg::call([&] {
                 asked = hand_over_model(m.model_id, m.task == Task::classification, m.classes.data(),
-                                        static_cast<uint32_t>(m.classes.size()), message,
-                                        sizeof message);
+                                        static_cast<uint32_t>(m.classes.size()), ask.deadline,
+                                        message, sizeof message);
             });
             if (!c) return tl::unexpected(c.error());
             if (asked == Asked::failed)
@@ -134,7 +133,7 @@ Result<Served> on_worker(CachedModel& m, const Row& row, uint32_t kind, Answer& 
                 "the serving worker did not keep model " + std::to_string(m.model_id) + " loaded");
 }
 
-Result<void> serve(CachedModel& m, const Row& row, uint32_t kind, Answer& out) {
+Result<void> serve(CachedModel& m, const FeatureRow& row, uint32_t kind, Answer& out) {
     if (static_cast<PredictPath>(predict_path) != PredictPath::backend) {
         auto served = on_worker(m, row, kind, out);
         if (!served) return tl::unexpected(served.error());
@@ -142,8 +141,10 @@ Result<void> serve(CachedModel& m, const Row& row, uint32_t kind, Answer& out) {
     }
     auto booster = backend_booster(m);
     if (!booster) return tl::unexpected(booster.error());
-    if (kind == shm::PROBA) return (*booster)->predict_proba(row.values, out.proba);
-    auto v = (*booster)->predict(row.values);
+    const float* values = nullptr;
+    if (auto c = pg::call([&] { values = as_float(row); }); !c) return tl::unexpected(c.error());
+    if (kind == shm::PROBA) return (*booster)->predict_proba(values, out.proba);
+    auto v = (*booster)->predict(values);
     if (!v) return tl::unexpected(v.error());
     out.value = *v;
     return {};
@@ -152,7 +153,7 @@ Result<void> serve(CachedModel& m, const Row& row, uint32_t kind, Answer& out) {
 Datum predict(FunctionCallInfo fcinfo, By by) {
     begin_predict();
     ModelRef ref = model_ref(fcinfo, by);
-    Row row = feature_row(fcinfo, 1);
+    FeatureRow row = feature_row(fcinfo, 1);
     return pg::sql_entry([&]() -> Result<Datum> {
         auto m = lookup(fcinfo, ref);
         if (!m) return tl::unexpected(m.error());
@@ -166,7 +167,7 @@ Datum predict(FunctionCallInfo fcinfo, By by) {
 Datum predict_proba(FunctionCallInfo fcinfo, By by) {
     begin_predict();
     ModelRef ref = model_ref(fcinfo, by);
-    Row row = feature_row(fcinfo, 1);
+    FeatureRow row = feature_row(fcinfo, 1);
     return pg::sql_entry([&]() -> Result<Datum> {
         auto m = lookup(fcinfo, ref);
         if (!m) return tl::unexpected(m.error());

@@ -18,12 +18,9 @@ extern "C" {
 
 namespace pgml::sqlapi {
 
+int64_t request_deadline() { return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms); }
+
 namespace {
-
-
-TimestampTz deadline() {
-    return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-}
 
 long ms_left(TimestampTz until) {
     return TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
@@ -186,14 +183,14 @@ bool worker_available(uint32_t nfeatures) {
 
 Asked ask_worker(Ask* ask) {
     shm::Region* r = pg::region();
-    TimestampTz until = deadline();
+    TimestampTz until = ask->deadline;
     uint32_t index;
     if (!acquire(r, &index, until))
         return r->ready.load() ? Asked::timed_out : Asked::unavailable;
     shm::Slot* s = shm::slot(r, index);
     uint32_t gen = stamp(r, s, ask->kind, ask->model_id);
-    s->nfeatures = ask->nfeatures;
-    memcpy(s->data, ask->row, sizeof(float) * ask->nfeatures);
+    s->nfeatures = ask->row.count;
+    ask->row.to_float(s->data);
     s->state.store(shm::QUEUED, std::memory_order_release);
     shm::enqueue_request(r, index);
 
@@ -217,8 +214,7 @@ Asked ask_worker(Ask* ask) {
 namespace {
 
 Asked hand_over_claimed(shm::Region* r, int64_t model_id, bool classification, const double* classes,
-                        uint32_t nclasses, char* message, size_t message_size) {
-    TimestampTz until = deadline();
+                        uint32_t nclasses, TimestampTz until, char* message, size_t message_size) {
     bytea* data = fetch_model_data(model_id);
     size_t nbytes = VARSIZE(data) - VARHDRSZ;
     dsm_segment* seg = dsm_create(shm::handoff_size(nclasses, nbytes), 0);
@@ -257,12 +253,11 @@ Asked hand_over_claimed(shm::Region* r, int64_t model_id, bool classification, c
 }  // namespace
 
 Asked hand_over_model(int64_t model_id, bool classification, const double* classes,
-                      uint32_t nclasses, char* message, size_t message_size) {
+                      uint32_t nclasses, int64_t until, char* message, size_t message_size) {
     shm::Region* r = pg::region();
     const uint64_t key = shm::claim_key(MyDatabaseId, model_id);
     int claim = shm::claim_load(r, key);
     if (claim == -1) {
-        TimestampTz until = deadline();
         while (shm::load_claimed(r, key)) {
             if (!r->ready.load(std::memory_order_acquire)) return Asked::unavailable;
             if (ms_left(until) <= 0) return Asked::timed_out;
@@ -275,7 +270,7 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
     Asked a = Asked::failed;
     PG_TRY();
     {
-        a = hand_over_claimed(r, model_id, classification, classes, nclasses, message, message_size);
+        a = hand_over_claimed(r, model_id, classification, classes, nclasses, until, message, message_size);
     }
     PG_CATCH();
     {

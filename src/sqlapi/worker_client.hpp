@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "sqlapi/feature_row.hpp"
+
 namespace pgml::sqlapi {
 
 enum class Asked {
@@ -18,11 +20,15 @@ enum class Asked {
     timed_out,    // no answer within pgml_worker.timeout_ms
 };
 
+// When a request must be answered by: pgml_worker.timeout_ms from now. One
+// deadline covers asking, handing the model over and asking again.
+int64_t request_deadline();
+
 struct Ask {
     uint32_t kind;      // shm::PREDICT or shm::PROBA
     int64_t model_id;
-    const float* row;
-    uint32_t nfeatures;
+    FeatureRow row;
+    int64_t deadline;   // from request_deadline()
     double value;       // PREDICT answer
     float* proba;       // PROBA answer, nproba floats
     uint32_t nproba;
@@ -40,7 +46,7 @@ Asked ask_worker(Ask* ask);
 // waits until the worker loaded it, or another backend is handing it over
 // and this one waits for that. `answered` means: ask again.
 Asked hand_over_model(int64_t model_id, bool classification, const double* classes,
-                      uint32_t nclasses, char* message, size_t message_size);
+                      uint32_t nclasses, int64_t deadline, char* message, size_t message_size);
 
 // Tells the worker a model is no longer deployed (best effort, no wait).
 void retire_model(int64_t model_id);
