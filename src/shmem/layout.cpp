@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,6 +246,46 @@ void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int timeout_ms) 
 
 void futex_wake(std::atomic<uint32_t>* word) {
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+}
+
+// A yield that returns later than this ran another task.
+constexpr uint64_t kBusyYieldNs = 5000;
+
+// `sleeping` and `state` follow the store-then-load pattern on both sides,
+// all sequentially consistent: the backend stores sleeping = 1 and then
+// loads state; the pool stores DONE and then loads sleeping. At least one
+// of them sees the other's store, so a sleeping backend is always woken.
+uint32_t wait_for_answer(Slot* s, uint64_t spin_ns, int timeout_ms) {
+    uint32_t state = s->state.load();
+    if (state == DONE) return state;
+    if (spin_ns > 0) {
+        // Poll only while the CPU is otherwise idle: a yield that took long
+        // means something else ran, which needed this CPU more.
+        uint64_t now = steady_ns();
+        const uint64_t until = now + spin_ns;
+        do {
+            sched_yield();
+            const uint64_t after = steady_ns();
+            if ((state = s->state.load()) == DONE) return state;
+            if (after - now > kBusyYieldNs) break;
+            now = after;
+        } while (now < until);
+    }
+    s->sleeping.store(1);
+    state = s->state.load();
+    if (state != DONE) {
+        futex_wait(&s->state, state, timeout_ms);
+        state = s->state.load();
+    }
+    s->sleeping.store(0, std::memory_order_relaxed);
+    return state;
+}
+
+bool answer(Slot* s) {
+    uint32_t expected = TAKEN;
+    if (!s->state.compare_exchange_strong(expected, DONE)) return false;
+    if (s->sleeping.load()) futex_wake(&s->state);
+    return true;
 }
 
 uint64_t steady_ns() {

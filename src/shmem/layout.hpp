@@ -50,6 +50,7 @@ enum Status : int32_t {
 
 struct Slot {
     std::atomic<uint32_t> state;
+    std::atomic<uint32_t> sleeping;  // the backend sleeps (or is about to) on `state`
     uint32_t generation;   // of the request in the slot (DESIGN.md invariant 4)
     uint32_t answered;     // the generation the worker took and answered
     uint32_t kind;         // Kind
@@ -208,6 +209,15 @@ uint64_t latency_quantile(const Stats& s, double q);
 // it can look at its interrupts in between.
 void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int timeout_ms);
 void futex_wake(std::atomic<uint32_t>* word);
+
+// A backend's wait for its answer: first polls for up to spin_ns, yielding
+// the CPU to anything else runnable on it at every look, then sleeps on the
+// slot's futex for up to timeout_ms. The pool skips the wake-up system call
+// for a backend that is still polling. Returns the state it saw last.
+uint32_t wait_for_answer(Slot* s, uint64_t spin_ns, int timeout_ms);
+// The pool's side: marks a TAKEN request DONE and wakes its backend if it
+// sleeps. False if the backend abandoned the request meanwhile.
+bool answer(Slot* s);
 
 uint64_t steady_ns();
 uint64_t system_ns();

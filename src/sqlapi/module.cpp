@@ -30,6 +30,7 @@ int max_models = 64;
 int model_memory_kb = 1024 * 1024;
 int spin_us = 10;
 int model_idle_s = 3600;
+int wait_spin_us = 0;
 
 int worker_threads() {
     if (threads > 0) return threads;
@@ -75,6 +76,10 @@ void define_settings() {
         "One thread at a time polls; while it does, backends need not wake a sleeping one "
         "(tens of microseconds on virtual machines). 0 never polls.",
         &spin_us, 10, 0, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.wait_spin_us", "How long a backend polls for its answer before it sleeps.",
+        "It yields the CPU at every look, so it only uses CPU nobody else wants. 0 sleeps at once.",
+        &wait_spin_us, 0, 0, 10000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "pgml_worker.model_idle_timeout", "How long the worker keeps a model nobody asks for.",
         "Frees models of dropped databases, projects and extensions; a model asked for again is "

@@ -128,13 +128,15 @@ enum class Waited { done, gone, timed_out };
 // poll: measured on 2 cores, a polling backend takes the CPU that queries and
 // scoring need as soon as two clients are active.
 Waited await_inner(shm::Region* r, shm::Slot* s, TimestampTz until) {
+    uint64_t spin_ns = static_cast<uint64_t>(wait_spin_us) * 1000;
     for (;;) {
-        uint32_t state = s->state.load(std::memory_order_acquire);
-        if (state == shm::DONE) return Waited::done;
+        if (s->state.load(std::memory_order_acquire) == shm::DONE) return Waited::done;
         if (!r->ready.load(std::memory_order_acquire)) return Waited::gone;
         long left = ms_left(until);
         if (left <= 0) return Waited::timed_out;
-        shm::futex_wait(&s->state, state, left < 10 ? static_cast<int>(left) : 10);
+        if (shm::wait_for_answer(s, spin_ns, left < 10 ? static_cast<int>(left) : 10) == shm::DONE)
+            return Waited::done;
+        spin_ns = 0;  // polled once already
         CHECK_FOR_INTERRUPTS();
     }
 }

@@ -44,11 +44,7 @@ bool Pool::take(shm::Region* r, uint32_t index) {
 void Pool::finish(shm::Region* r, uint32_t index) {
     Slot* s = shm::slot(r, index);
     shm::record_latency(r->stats, shm::steady_ns() - s->enqueued_ns);
-    uint32_t expected = shm::TAKEN;
-    if (s->state.compare_exchange_strong(expected, shm::DONE, std::memory_order_acq_rel))
-        shm::futex_wake(&s->state);
-    else
-        shm::release(r, index);  // abandoned while we worked: ours to free
+    if (!shm::answer(s)) shm::release(r, index);  // abandoned while we worked: ours to free
 }
 
 void Pool::start(int n) {
