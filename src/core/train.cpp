@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include "core/xgb.hpp"
 
@@ -39,6 +40,22 @@ Result<int> rounds_of(const Params& p) {
                     "hyperparameter \"n_estimators\" must be an integer between 1 and 1000000",
                     {}, "Given: " + *v + ".");
     return static_cast<int>(n);
+}
+
+// XGBoost starts nthread OpenMP threads per training call and crashes when
+// it cannot create them (seen: 100000); more than a few per CPU only adds
+// contention.
+Result<void> check_threads(const Params& p) {
+    const std::string* v = find_param(p, "nthread");
+    if (!v) return {};
+    const long most = std::max(16L, 4L * static_cast<long>(std::thread::hardware_concurrency()));
+    char* end = nullptr;
+    long n = std::strtol(v->c_str(), &end, 10);
+    if (end == v->c_str() || *end != '\0' || n < 0 || n > most)
+        return fail(sqlstate::invalid_parameter,
+                    "hyperparameter \"nthread\" must be an integer between 0 and " + std::to_string(most),
+                    "0 uses every CPU.", "Given: " + *v + ".");
+    return {};
 }
 
 // Maps the label values of a classification data set to class indices
@@ -185,6 +202,7 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
 
     auto rounds = rounds_of(spec.params);
     if (!rounds) return tl::unexpected(rounds.error());
+    if (auto ok = check_threads(spec.params); !ok) return tl::unexpected(ok.error());
     out.rounds = *rounds;
 
     size_t test_rows = spec.test_size >= 1.0

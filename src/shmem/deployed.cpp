@@ -35,12 +35,12 @@ bool find_deployed(DeployedTable& t, uint32_t db, uint32_t catalog_relid, std::s
     return false;
 }
 
-void publish_deployed(DeployedTable& t, uint64_t seen_epoch, std::string_view project,
-                      const DeployedFacts& facts) {
-    if (!shareable(project, facts.num_classes)) return;
+int64_t publish_deployed(DeployedTable& t, uint64_t seen_epoch, std::string_view project,
+                         const DeployedFacts& facts) {
+    if (!shareable(project, facts.num_classes)) return 0;
     Guard g(t.lock);
     const uint64_t epoch = current_epoch(t);
-    if (seen_epoch != epoch) return;
+    if (seen_epoch != epoch) return 0;
     // The same key's entry, else a stale or empty one, else the next in turn.
     DeployedEntry* target = nullptr;
     for (DeployedEntry& e : t.entries) {
@@ -50,6 +50,10 @@ void publish_deployed(DeployedTable& t, uint64_t seen_epoch, std::string_view pr
         }
         if (!target && e.epoch != epoch) target = &e;
     }
+    int64_t previous = 0;
+    if (target && target->epoch != 0 && same_key(*target, facts.db, facts.catalog_relid, project) &&
+        target->facts.model_id != facts.model_id)
+        previous = target->facts.model_id;
     if (!target) {
         target = &t.entries[t.next_victim];
         t.next_victim = (t.next_victim + 1) % kDeployedEntries;
@@ -58,6 +62,7 @@ void publish_deployed(DeployedTable& t, uint64_t seen_epoch, std::string_view pr
     target->name_len = static_cast<uint32_t>(project.size());
     std::memcpy(target->name, project.data(), project.size());
     target->facts = facts;
+    return previous;
 }
 
 }  // namespace pgml::shm

@@ -58,8 +58,10 @@ bool shareable(std::string_view project, uint32_t num_classes);
 bool find_deployed(DeployedTable& t, uint32_t db, uint32_t catalog_relid, std::string_view project,
                    DeployedFacts& out);
 // Publishes what the catalog said, read after seeing epoch seen_epoch; does
-// nothing if the epoch has moved on since.
-void publish_deployed(DeployedTable& t, uint64_t seen_epoch, std::string_view project,
-                      const DeployedFacts& facts);
+// nothing if the epoch has moved on since. Returns the model the project's
+// previous entry named, if it was another one (else 0): the one backend that
+// publishes a change is the one that tells the worker to free the old model.
+int64_t publish_deployed(DeployedTable& t, uint64_t seen_epoch, std::string_view project,
+                         const DeployedFacts& facts);
 
 }  // namespace pgml::shm

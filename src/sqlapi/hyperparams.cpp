@@ -1,7 +1,10 @@
 #include "sqlapi/hyperparams.hpp"
 
+#include <cmath>
+
 extern "C" {
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/fmgrprotos.h"
 #include "utils/numeric.h"
 }
@@ -30,9 +33,18 @@ HyperparamList decode_hyperparams(Jsonb* hp) {
         char* value = nullptr;
         switch (v.type) {
             case jbvString: value = pnstrdup(v.val.string.val, v.val.string.len); break;
-            case jbvNumeric:
-                value = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+            case jbvNumeric: {
+                // Through double precision, in its shortest exact form: XGBoost
+                // reads numbers as float or double, and numeric's own text (a
+                // 301-digit string for 1e300) slipped past its range checks.
+                double d = DatumGetFloat8(
+                    DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(v.val.numeric)));
+                if (!std::isfinite(d))
+                    ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                                    errmsg("hyperparameter \"%s\" is out of range", key)));
+                value = float8out_internal(d);
                 break;
+            }
             case jbvBool: value = pstrdup(v.val.boolean ? "true" : "false"); break;
             default:
                 ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -39,9 +39,6 @@ namespace {
 struct Cache {
     std::unordered_map<std::string, std::shared_ptr<CachedModel>> by_project;
     std::unordered_map<int64_t, std::shared_ptr<CachedModel>> by_id;
-    // The model each project served when last looked up; survives
-    // invalidation so a redeployment can retire the old model in the worker.
-    std::unordered_map<std::string, int64_t> last_deployed;
     uint64_t epoch = 1;       // bumped whenever the maps are emptied
     bool stale = false;       // set by the invalidation callback
     Oid deployments_relid = InvalidOid;  // learned when the cache is filled
@@ -223,7 +220,13 @@ Result<CatalogModel> shared_or_fetch(Cache& c, const std::string& project) {
         facts.num_features = row->num_features;
         facts.num_classes = static_cast<uint32_t>(row->classes.size());
         std::copy(row->classes.begin(), row->classes.end(), facts.classes);
-        shm::publish_deployed(*table, seen, project, facts);
+        // A deployment moved this project to another model: the worker may
+        // free the old one (it is handed over again if someone still asks
+        // for it). Only the backend that publishes the change says so, or
+        // every connection would, long after the model was handed back.
+        if (int64_t previous = shm::publish_deployed(*table, seen, project, facts))
+            if (auto retired = pg::call([&] { retire_model(previous); }); !retired)
+                return tl::unexpected(retired.error());
     }
     return row;
 }
@@ -252,13 +255,6 @@ Result<CachedModel*> lookup_project(Cache& c, const char* name, int len) {
     if (!row->deployed)
         return fail("55000", "project \"" + key + "\" has no deployed model",
                     "Deploy one with pgml.deploy().");
-    // A deployment moved this project to another model: the worker may free
-    // the old one (it reloads it if someone still asks by id).
-    auto last = c.last_deployed.find(key);
-    if (last != c.last_deployed.end() && last->second != row->model_id &&
-        static_cast<PredictPath>(predict_path) != PredictPath::backend)
-        retire_model(last->second);
-    c.last_deployed[key] = row->model_id;
     // A model deployed for one project may already be cached by id.
     std::shared_ptr<CachedModel> entry;
     if (auto it = c.by_id.find(row->model_id); it != c.by_id.end()) {

@@ -96,9 +96,11 @@ Result<Served> on_worker(CachedModel& m, const FeatureRow& row, uint32_t kind, A
 
     Ask ask{kind, m.model_id, row, request_deadline(), 0, out.proba,
             static_cast<uint32_t>(m.classes.size()), {0}};
-    // At most: ask, hand the model over, ask again (and once more should an
-    // eviction drop it in between).
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    // Ask, hand the model over if the worker lacks it, ask again: until the
+    // deadline, because while deployments switch the worker may free a
+    // model between our hand-over and our next ask. Each step returns
+    // timed_out once the deadline has passed, so this ends.
+    for (;;) {
         Asked asked = Asked::failed;
         if (auto c = pg::call([&] { asked = ask_worker(&ask); }); !c) return tl::unexpected(c.error());
         if (asked == Asked::answered) {
@@ -129,8 +131,6 @@ Result<Served> on_worker(CachedModel& m, const FeatureRow& row, uint32_t kind, A
                         std::to_string(timeout_ms) + " ms",
                     "Raise pgml_worker.timeout_ms, or SET pgml_worker.predict_path = 'auto'.");
     }
-    return fail(sqlstate::internal,
-                "the serving worker did not keep model " + std::to_string(m.model_id) + " loaded");
 }
 
 Result<void> serve(CachedModel& m, const FeatureRow& row, uint32_t kind, Answer& out) {
