@@ -9,6 +9,7 @@ packages=(
     libxgboost-dev libexpected-dev libboost-dev
     python3-xgboost python3-numpy   # tests compare predictions with XGBoost's Python package
     libipc-run-perl                  # TAP tests (PostgreSQL::Test::Cluster)
+    python3-psycopg2                 # the TAP tests' and make soak's load driver (test/load)
 )
 
 missing=()

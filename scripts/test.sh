@@ -21,8 +21,9 @@ cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 # The suites run as the cluster user, who may not be able to read this
 # checkout (a clone under /root, say): they read a copy of the tests.
-mkdir -p "$work/src"
+mkdir -p "$work/src/bench"
 cp -r sql expected test "$work/src/"
+cp bench/gen_flights.py "$work/src/bench/"   # the flights sample of the TAP load tests
 chown -R "$PG_OS_USER" "$work/src"
 src="$work/src"
 
@@ -83,6 +84,10 @@ else
 fi
 for f in "$work"/tmp_check/log/*.log; do [ -f "$f" ] && grep -q 'terminated by signal [^9]' "$f" && {
     echo "test: a crash in $f"; failed=$((failed + 1)); }; done
+
+# The figures the TAP tests measured (README "Reliability").
+echo "== figures"
+grep -o '# figure:.*' "$work/prove.log" | sed 's/^# figure: /  /' || true
 
 echo "pgml_worker tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
