@@ -3,6 +3,8 @@
 #   make          build            make install   install (as root)
 #   make demo     build, install, and run the flights demo on a throwaway cluster
 #   make test     install what is missing, build, install, run every test
+#   make soak     an hour of checked load with faults on a throwaway cluster
+#   make bench    install what is missing, run the benchmark (bench/README.md)
 
 EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
@@ -32,7 +34,7 @@ $(CORE_OBJS): CPPFLAGS = -I$(srcdir)/src -D_GNU_SOURCE
 # Objects depend on the headers of their folders (a coarse but safe rule).
 $(OBJS): $(wildcard src/*/*.hpp src/*/*/*.hpp)
 
-.PHONY: deps demo demo-stop test
+.PHONY: deps demo demo-stop test soak bench
 deps:
 	@scripts/deps.sh
 
@@ -44,3 +46,11 @@ demo-stop:
 
 test: deps all
 	@scripts/test.sh
+
+# An hour of checked load with faults (SOAK_MINUTES to change).
+soak: deps all
+	@scripts/soak.sh
+
+# The seed's benchmark against the Python microservice (bench/README.md).
+bench: deps all
+	@bench/run

@@ -1,0 +1,43 @@
+#!/usr/bin/python3
+"""The physical limit of bulk scoring: XGBoost's own batch predict over the
+whole table, already in memory as one float32 matrix.
+
+Loads the CSV (bench/gen_flights.py's columns), keeps the ten features,
+loads the model bytes exported by pgml.export_model, and times
+Booster.inplace_predict over all rows with XGBoost's default threads (every
+core), best of --repeat. Prints one CSV line:
+  rows,seconds,predictions_per_s,sum
+sum is the sum of the predictions (float64), for bench/run to compare with
+the SQL side's.
+"""
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("csv")
+    ap.add_argument("model")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    x = pd.read_csv(args.csv, header=None, usecols=range(1, 11),
+                    dtype=np.float32).to_numpy()
+    booster = xgb.Booster()
+    with open(args.model, "rb") as f:
+        booster.load_model(bytearray(f.read()))
+    best, total = float("inf"), 0.0
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        pred = booster.inplace_predict(x)
+        best = min(best, time.perf_counter() - t0)
+        total = float(pred.astype(np.float64).sum())
+    print(f"{len(x)},{best:.4f},{len(x) / best:.0f},{total:.6f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+# Shell functions shared by bench/quick and bench/run. Sourced after
+# scripts/pg_env.sh, from the top of the checkout; the caller sets PGHOST,
+# PGPORT, PGUSER and PGDATABASE for sql().
+
+# The seed's feature list, in the table's column order (label left out).
+BENCH_FEATURES="year, quarter, month, distance, dayofweek, dayofmonth, flight_number_operating_airline, originairportid, destairportid, tail_number"
+
+sql() { "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+# bench_initdb DATA SOCKET_DIR PORT LISTEN MAX_CONNECTIONS [EXTRA_CONF_LINE...]
+bench_initdb() {
+    local data=$1 sock=$2 port=$3 listen=$4 maxconn=$5
+    shift 5
+    as_pg "$PG_BINDIR/initdb" -D "$data" -A trust -U postgres >/dev/null
+    {
+        echo "shared_preload_libraries = 'pgml_worker'"
+        echo "port = $port"
+        echo "listen_addresses = '$listen'"
+        echo "unix_socket_directories = '$sock'"
+        echo "max_connections = $maxconn"
+        echo "shared_buffers = 256MB"
+        local line
+        for line in "$@"; do echo "$line"; done
+    } >> "$data/postgresql.conf"
+}
+
+# The extension, the flights table (../shared/BENCH.md: the label, then the
+# features, all real NOT NULL) and the ceiling: a C function with
+# pgml.predict's signature that returns at once.
+bench_schema() {
+    local cols="depdelayminutes real NOT NULL" f
+    for f in ${BENCH_FEATURES//,/ }; do cols+=", $f real NOT NULL"; done
+    sql <<SQL
+CREATE EXTENSION pgml_worker;
+CREATE TABLE flights_delay_mat ($cols);
+CREATE FUNCTION bench_noop(text, real[]) RETURNS real
+    LANGUAGE c VOLATILE AS 'pgml_worker', 'pgml_bench_noop';
+SQL
+}
+
+# COPY of headerless CSV on stdin, then the seed's index and fresh statistics.
+bench_load() {
+    sql -c "\copy flights_delay_mat FROM STDIN (FORMAT csv)"
+    sql -c "CREATE INDEX ON flights_delay_mat (originairportid, year, month, dayofmonth)" \
+        -c "VACUUM ANALYZE flights_delay_mat"
+}
+
+# bench_script FUNCTION PROJECT FILE: the seed's query as a pgbench script,
+# with random keys. Airports are drawn from the 30 busiest (almost every key
+# has a row there), mapped in pgbench itself so the query is exactly the
+# seed's. Days stop at 28 so every month has them.
+bench_script() {
+    local fn=$1 project=$2 file=$3 i airports
+    airports=($(/usr/bin/python3 bench/gen_flights.py --airports | head -n 30))
+    {
+        echo '\set r random(1, 30)'
+        printf '\\set o CASE'
+        for i in "${!airports[@]}"; do printf ' WHEN :r = %d THEN %s' $((i + 1)) "${airports[$i]}"; done
+        echo ' END'
+        echo '\set y random(2018, 2022)'
+        echo '\set m random(1, 12)'
+        echo '\set d random(1, 28)'
+        echo "SELECT $fn('$project', ARRAY[$BENCH_FEATURES]) FROM flights_delay_mat WHERE originairportid = :o AND year = :y AND month = :m AND dayofmonth = :d LIMIT 1;"
+    } > "$file"
+}
+
+# pgbench_stats DIR: from pgbench.out and the per-transaction logs (-l
+# --log-prefix=tx) in DIR prints "tps mean_ms p50_ms p99_ms transactions failed".
+pgbench_stats() {
+    /usr/bin/python3 - "$1" <<'PY'
+import glob, re, sys
+d = sys.argv[1]
+text = open(f"{d}/pgbench.out").read()
+tps = float(re.search(r"tps = ([0-9.]+) \(without initial", text).group(1))
+failed = re.search(r"number of failed transactions: (\d+)", text)
+lat = []
+for name in glob.glob(f"{d}/tx*"):
+    with open(name) as f:
+        lat.extend(int(line.split()[2]) for line in f)
+lat.sort()
+q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] / 1000.0
+mean = sum(lat) / len(lat) / 1000.0
+print(f"{tps:.0f} {mean:.3f} {q(0.50):.3f} {q(0.99):.3f} {len(lat)} {failed.group(1) if failed else 0}")
+PY
+}
+
+# pss_kb PID...: total PSS in kB of the processes still alive.
+pss_kb() {
+    local pid kb total=0
+    for pid in "$@"; do
+        kb=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || true)
+        total=$((total + ${kb:-0}))
+    done
+    echo "$total"
+}
+
+# cluster_pids DATA: the postmaster and all its children.
+cluster_pids() {
+    local pm
+    pm=$(head -1 "$1/postmaster.pid")
+    echo "$pm" $(pgrep -P "$pm" || true)
+}
