@@ -50,3 +50,12 @@ SELECT try($$SELECT pgml.deploy('nope', 'best_score')$$);
 SELECT try($$SELECT pgml.deploy('reg', 'best_score', 'linear')$$);
 SELECT try($$SELECT pgml.deploy(999999)$$);
 SELECT try($$SELECT pgml.deploy('exact', 'rollback')$$);
+
+-- A transaction that changed deployments cannot be prepared for two-phase
+-- commit (its commit would not mark the shared table of deployed models
+-- stale); it is rolled back, and nothing changed.
+SELECT count(*) AS deployments_before FROM pgml.deployments \gset
+BEGIN;
+SELECT project FROM pgml.deploy('reg', 'most_recent');
+PREPARE TRANSACTION 'pgml_deploy';
+SELECT count(*) = :deployments_before AS nothing_changed FROM pgml.deployments;
