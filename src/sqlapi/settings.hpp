@@ -16,7 +16,7 @@ extern int queue_slots;       // request slots; 0 = max_connections and friends
 extern int max_features;      // widest row the worker path takes
 extern int max_models;        // entries of the shared model table
 extern int model_memory_kb;   // bound of the worker's models
-extern int spin_us;           // how long a waiting side polls before it sleeps
+extern int spin_us;           // how long an idle pool thread polls before it sleeps
 extern int wait_spin_us;      // how long a backend polls for its answer before it sleeps
 extern int model_idle_s;      // a model unused this long is freed; 0 = never
 

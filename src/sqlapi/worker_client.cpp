@@ -124,9 +124,10 @@ enum class Waited { done, gone, timed_out };
 // Waits until the slot is answered: on a futex on its state word, which the
 // pool thread wakes with one system call (cheaper than setting a latch,
 // which takes a signal and an epoll wake-up). Each wait is bounded so that
-// cancel and statement_timeout are seen within milliseconds. Backends do not
-// poll: measured on 2 cores, a polling backend takes the CPU that queries and
-// scoring need as soon as two clients are active.
+// cancel and statement_timeout are seen within milliseconds. Backends poll
+// first only if pgml_worker.wait_spin_us says so (off by default: measured on
+// 2 cores, a polling backend takes the CPU that queries and scoring need as
+// soon as two clients are active), and only once per request.
 Waited await_inner(shm::Region* r, shm::Slot* s, TimestampTz until) {
     uint64_t spin_ns = static_cast<uint64_t>(wait_spin_us) * 1000;
     for (;;) {
