@@ -132,19 +132,31 @@ uint32_t poll_requests(Region* r, uint32_t* out, uint32_t max) {
     return pop_many(r, r->requests, out, max);
 }
 
+// A yield that returns later than this ran another task.
+constexpr uint64_t kBusyYieldNs = 5000;
+
 uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin_ns) {
     uint32_t expected = 0;
     if (!r->spinning.compare_exchange_strong(expected, 1)) return 0;
-    const uint64_t until = steady_ns() + spin_ns;
+    uint64_t now = steady_ns();
+    const uint64_t until = now + spin_ns;
     uint32_t n = 0;
     for (unsigned i = 0;; ++i) {
         // Reading the count without the lock is only a hint; the pop takes it.
         if (reinterpret_cast<std::atomic<uint32_t>*>(&r->requests.count)->load(std::memory_order_relaxed) > 0 &&
             (n = pop_many(r, r->requests, out, max)) > 0)
             break;
-        if (r->stopping || steady_ns() >= until) break;
-        if (i % 64 == 63) std::this_thread::yield();  // let a backend on this CPU run
-        else __builtin_ia32_pause();
+        if (r->stopping) break;
+        if (i % 16 != 15) {
+            __builtin_ia32_pause();
+            continue;
+        }
+        // Poll only CPU nobody else wants: a yield that returns late means
+        // another task ran meanwhile, so this CPU is needed elsewhere.
+        sched_yield();
+        const uint64_t after = steady_ns();
+        if (after - now > kBusyYieldNs || after >= until) break;
+        now = after;
     }
     // Stop spinning under the lock: a request enqueued while we spun (and
     // did not post, seeing us spin) is either taken by the caller's locked
@@ -247,9 +259,6 @@ void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int timeout_ms) 
 void futex_wake(std::atomic<uint32_t>* word) {
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, 1, nullptr, nullptr, 0);
 }
-
-// A yield that returns later than this ran another task.
-constexpr uint64_t kBusyYieldNs = 5000;
 
 // `sleeping` and `state` follow the store-then-load pattern on both sides,
 // all sequentially consistent: the backend stores sleeping = 1 and then

@@ -174,7 +174,8 @@ uint32_t take_requests(Region* r, uint32_t* out, uint32_t max);
 // Non-blocking: whatever is queued now, up to max.
 uint32_t poll_requests(Region* r, uint32_t* out, uint32_t max);
 // Polls for up to spin_ns as the pool's one spinning thread (returns 0 at
-// once if another thread spins); then the caller blocks in take_requests.
+// once if another thread spins), and stops early as soon as a yield shows
+// that another task wanted this CPU; then the caller blocks in take_requests.
 uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin_ns);
 // Makes every pool thread return from take_requests.
 void stop_requests(Region* r);

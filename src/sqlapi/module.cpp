@@ -28,7 +28,7 @@ int queue_slots = 0;
 int max_features = 256;
 int max_models = 64;
 int model_memory_kb = 1024 * 1024;
-int spin_us = 10;
+int spin_us = 200;
 int model_idle_s = 3600;
 int wait_spin_us = 0;
 
@@ -73,9 +73,10 @@ void define_settings() {
     DefineCustomIntVariable(
         "pgml_worker.spin_us",
         "How long an idle scoring thread polls for the next request before it sleeps.",
-        "One thread at a time polls; while it does, backends need not wake a sleeping one "
-        "(tens of microseconds on virtual machines). 0 never polls.",
-        &spin_us, 10, 0, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+        "One thread at a time polls, after a batch of one, and only while no other task wants "
+        "its CPU; while it does, backends need not wake a sleeping one (tens of microseconds on "
+        "virtual machines). 0 never polls.",
+        &spin_us, 200, 0, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "pgml_worker.wait_spin_us", "How long a backend polls for its answer before it sleeps.",
         "It yields the CPU at every look, so it only uses CPU nobody else wants. 0 sleeps at once.",

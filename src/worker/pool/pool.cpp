@@ -94,12 +94,15 @@ void Pool::run_loop() {
     std::unique_ptr<float[]> proba(new float[cells]);
     std::vector<Request> reqs;
     reqs.reserve(kMaxBatchLimit);
+    uint32_t last = 1;  // requests in this thread's last batch
     for (;;) {
         uint32_t limit = std::clamp<uint32_t>(max_batch.load(std::memory_order_relaxed), 1, kMaxBatchLimit);
         // Poll a while before sleeping (one thread at a time): the next
         // request usually comes soon, and picking it up costs no wake-up.
+        // Only after a batch of one: requests that come together mean
+        // several backends are busy, and they need the CPUs more.
         uint64_t spin_ns = static_cast<uint64_t>(spin_us.load(std::memory_order_relaxed)) * 1000;
-        uint32_t n = spin_ns ? shm::spin_for_requests(region_, indices.get(), limit, spin_ns) : 0;
+        uint32_t n = spin_ns && last <= 1 ? shm::spin_for_requests(region_, indices.get(), limit, spin_ns) : 0;
         if (n == 0) n = shm::take_requests(region_, indices.get(), limit);
         if (n == 0) return;  // stopping
         // Optionally give the batch a moment to fill.
@@ -113,6 +116,7 @@ void Pool::run_loop() {
             }
         }
         serve(indices.get(), n, reqs, rows.get(), values.get(), proba.get());
+        last = n;
     }
 }
 

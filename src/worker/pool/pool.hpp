@@ -33,7 +33,7 @@ public:
     // Changed on configuration reload; read by the threads per batch.
     std::atomic<uint32_t> max_batch{64};
     std::atomic<uint32_t> max_wait_us{0};
-    std::atomic<uint32_t> spin_us{10};
+    std::atomic<uint32_t> spin_us{200};
 
     // Marks a TAKEN slot answered and wakes its backend, or frees it if
     // the backend abandoned it meanwhile.
