@@ -24,21 +24,25 @@ bench_initdb() {
     } >> "$data/postgresql.conf"
 }
 
-# The extension, the flights table (../shared/BENCH.md: the label, then the
-# features, all real NOT NULL) and the ceiling: a C function with
-# pgml.predict's signature that returns at once.
-bench_schema() {
+# The flights table (../shared/BENCH.md: the label, then the features, all
+# real NOT NULL), empty. Also used by scripts/demo.sh.
+bench_table() {
     local cols="depdelayminutes real NOT NULL" f
     for f in ${BENCH_FEATURES//,/ }; do cols+=", $f real NOT NULL"; done
-    sql <<SQL
-CREATE EXTENSION pgml_worker;
-CREATE TABLE flights_delay_mat ($cols);
-CREATE FUNCTION bench_noop(text, real[]) RETURNS real
-    LANGUAGE c VOLATILE AS 'pgml_worker', 'pgml_bench_noop';
-SQL
+    sql -c "CREATE TABLE flights_delay_mat ($cols)"
 }
 
-# COPY of headerless CSV on stdin, then the seed's index and fresh statistics.
+# The extension, the flights table and the ceiling: a C function with
+# pgml.predict's signature that returns at once.
+bench_schema() {
+    sql -c "CREATE EXTENSION pgml_worker"
+    bench_table
+    sql -c "CREATE FUNCTION bench_noop(text, real[]) RETURNS real
+                LANGUAGE c VOLATILE AS 'pgml_worker', 'pgml_bench_noop'"
+}
+
+# COPY of headerless CSV on stdin, then the seed's index and fresh
+# statistics. Also used by scripts/demo.sh.
 bench_load() {
     sql -c "\copy flights_delay_mat FROM STDIN (FORMAT csv)"
     sql -c "CREATE INDEX ON flights_delay_mat (originairportid, year, month, dayofmonth)" \

@@ -60,18 +60,13 @@ psql_demo -q -c "CREATE EXTENSION IF NOT EXISTS pgml_worker"
 
 if [ "$(psql_demo -tAc "SELECT to_regclass('flights_delay_mat') IS NOT NULL")" != t ]; then
     echo "demo: generating and loading $rows flight rows (bench/gen_flights.py, seed 42)"
-    psql_demo -q <<'SQL'
-CREATE TABLE flights_delay_mat (
-    depdelayminutes real NOT NULL,
-    year real NOT NULL, quarter real NOT NULL, month real NOT NULL, distance real NOT NULL,
-    dayofweek real NOT NULL, dayofmonth real NOT NULL,
-    flight_number_operating_airline real NOT NULL, originairportid real NOT NULL,
-    destairportid real NOT NULL, tail_number real NOT NULL);
-SQL
-    /usr/bin/python3 bench/gen_flights.py --rows "$rows" |
-        psql_demo -q -c "\copy flights_delay_mat FROM STDIN (FORMAT csv)"
-    psql_demo -q -c "CREATE INDEX ON flights_delay_mat (originairportid, year, month, dayofmonth)" \
-                 -c "ANALYZE flights_delay_mat"
+    # The benchmark's table and load (bench/lib.sh), into the demo database.
+    (
+        . bench/lib.sh
+        export PGHOST="$dir" PGPORT="$port" PGUSER=postgres PGDATABASE="$db"
+        bench_table
+        /usr/bin/python3 bench/gen_flights.py --rows "$rows" | bench_load >/dev/null
+    )
 fi
 
 echo "demo: training project r2 (xgboost, 25 estimators)"

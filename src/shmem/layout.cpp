@@ -218,6 +218,20 @@ bool load_claimed(Region* r, uint64_t key) {
     return false;
 }
 
+bool read_model_stat(const ModelStat& m, ModelRow& out) {
+    const uint32_t before = m.seq.load(std::memory_order_acquire);
+    if (before % 2 != 0 || m.in_use.load(std::memory_order_acquire) != 1) return false;
+    // The plain fields may be torn while the writer changes them; the
+    // sequence check below throws such a copy away.
+    out.db = m.db;
+    out.model_id = m.model_id;
+    out.bytes = m.bytes;
+    out.loaded_ns = m.loaded_ns;
+    out.requests = m.requests.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return m.seq.load(std::memory_order_relaxed) == before;
+}
+
 namespace {
 // Bucket b covers [2^(b/4 + ...)]: 4 buckets per power of two of ns.
 int bucket_of(uint64_t ns) {

@@ -76,8 +76,13 @@ struct Ring {
     uint32_t offset;  // of the uint32_t[capacity] array from the Region start
 };
 
+// Written only by the worker's main thread; read by any backend. `seq` is
+// odd while the entry changes (a sequence lock): a reader that sees it odd,
+// or changed after it copied the entry, drops the copy, so it never shows
+// one model's id with another's database or size.
 struct ModelStat {
     std::atomic<uint32_t> in_use;  // 0 = empty entry
+    std::atomic<uint32_t> seq;
     uint32_t db;
     int64_t model_id;
     uint64_t bytes;
@@ -154,6 +159,19 @@ inline Slot* slot(Region* r, uint32_t i) {
 inline ModelStat* model_stats(Region* r) {
     return reinterpret_cast<ModelStat*>(reinterpret_cast<char*>(r) + r->models_offset);
 }
+
+// The writer's side of ModelStat::seq: around every change of an entry.
+inline void begin_change(ModelStat& m) { m.seq.fetch_add(1, std::memory_order_acq_rel); }
+inline void end_change(ModelStat& m) { m.seq.fetch_add(1, std::memory_order_release); }
+
+// A reader's consistent copy of entry m: false if it is empty or changed
+// while being copied.
+struct ModelRow {
+    uint32_t db;
+    int64_t model_id;
+    uint64_t bytes, requests, loaded_ns;
+};
+bool read_model_stat(const ModelStat& m, ModelRow& out);
 
 // Ring operations; each takes the region's lock.
 bool pop_free(Region* r, uint32_t& index);

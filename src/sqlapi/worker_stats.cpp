@@ -8,6 +8,9 @@ extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "catalog/pg_authid.h"
+#include "utils/acl.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(pgml_worker_stats);
@@ -55,10 +58,11 @@ extern "C" Datum pgml_worker_stats(PG_FUNCTION_ARGS) {
     bool running = r->ready.load() != 0;
     int64 models = 0, bytes = 0;
     ModelStat* table = model_stats(r);
+    ModelRow row;
     for (uint32_t i = 0; i < r->max_models; ++i)
-        if (table[i].in_use.load(std::memory_order_acquire) == 1) {
+        if (read_model_stat(table[i], row)) {
             ++models;
-            bytes += static_cast<int64>(table[i].bytes);
+            bytes += static_cast<int64>(row.bytes);
         }
     Datum v[15];
     bool n[15] = {};
@@ -82,19 +86,24 @@ extern "C" Datum pgml_worker_stats(PG_FUNCTION_ARGS) {
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
 }
 
-// One row per model the worker holds.
+// One row per model the worker holds. Models of other databases are shown
+// only to roles that may read all statistics (pg_read_all_stats, as for
+// other sessions' queries in pg_stat_activity): their ids and sizes say
+// what other tenants of the cluster run.
 extern "C" Datum pgml_worker_models(PG_FUNCTION_ARGS) {
     using namespace pgml::shm;
     Region* r = region_or_error();
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     InitMaterializedSRF(fcinfo, 0);
+    const bool all_databases = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
     ModelStat* table = model_stats(r);
     for (uint32_t i = 0; i < r->max_models; ++i) {
-        ModelStat& m = table[i];
-        if (m.in_use.load(std::memory_order_acquire) != 1) continue;
+        ModelRow m;
+        if (!read_model_stat(table[i], m)) continue;
+        if (!all_databases && m.db != MyDatabaseId) continue;
         Datum v[5] = {ObjectIdGetDatum(m.db), Int64GetDatum(m.model_id),
                       Int64GetDatum(static_cast<int64>(m.bytes)),
-                      Int64GetDatum(static_cast<int64>(m.requests.load())),
+                      Int64GetDatum(static_cast<int64>(m.requests)),
                       TimestampTzGetDatum(from_unix_ns(m.loaded_ns))};
         bool n[5] = {};
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);

@@ -38,7 +38,7 @@ struct Lease {
 
 class Registry {
 public:
-    explicit Registry(shm::Region* region) : region_(region) {}
+    explicit Registry(shm::Region* region);
     ~Registry();
 
     Lease find(const ModelKey& key);
