@@ -132,7 +132,8 @@ uint32_t poll_requests(Region* r, uint32_t* out, uint32_t max) {
     return pop_many(r, r->requests, out, max);
 }
 
-// A yield that returns later than this ran another task.
+// Sixteen looks and a yield take a microsecond or two; a round that takes
+// longer than this means the yield ran another task.
 constexpr uint64_t kBusyYieldNs = 5000;
 
 uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin_ns) {
@@ -151,8 +152,9 @@ uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin
             __builtin_ia32_pause();
             continue;
         }
-        // Poll only CPU nobody else wants: a yield that returns late means
-        // another task ran meanwhile, so this CPU is needed elsewhere.
+        // Poll only CPU nobody else wants: a round of looks that ends late
+        // means another task ran during the yield, so this CPU is needed
+        // elsewhere.
         sched_yield();
         const uint64_t after = steady_ns();
         if (after - now > kBusyYieldNs || after >= until) break;
