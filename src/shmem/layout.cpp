@@ -132,33 +132,43 @@ uint32_t poll_requests(Region* r, uint32_t* out, uint32_t max) {
     return pop_many(r, r->requests, out, max);
 }
 
-// Sixteen looks and a yield take a microsecond or two; a round that takes
-// longer than this means the yield ran another task.
+// A yield that takes longer than this ran another task.
 constexpr uint64_t kBusyYieldNs = 5000;
+// Looks at the ring between two yields: a few microseconds.
+constexpr unsigned kLooksPerYield = 128;
 
 uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin_ns) {
     uint32_t expected = 0;
     if (!r->spinning.compare_exchange_strong(expected, 1)) return 0;
-    uint64_t now = steady_ns();
-    const uint64_t until = now + spin_ns;
+    const uint64_t until = steady_ns() + spin_ns;
     uint32_t n = 0;
-    for (unsigned i = 0;; ++i) {
+    bool marked = true;  // `spinning` is ours
+    for (unsigned i = 1;; ++i) {
         // Reading the count without the lock is only a hint; the pop takes it.
         if (reinterpret_cast<std::atomic<uint32_t>*>(&r->requests.count)->load(std::memory_order_relaxed) > 0 &&
             (n = pop_many(r, r->requests, out, max)) > 0)
             break;
         if (r->stopping) break;
-        if (i % 16 != 15) {
+        if (i % kLooksPerYield != 0) {
             __builtin_ia32_pause();
             continue;
         }
-        // Poll only CPU nobody else wants: a round of looks that ends late
-        // means another task ran during the yield, so this CPU is needed
-        // elsewhere.
+        if (steady_ns() >= until) break;
+        // Poll only CPU nobody else wants: a yield that returns late ran
+        // another task, so this CPU is needed elsewhere. The mark is off
+        // while we yield, since that other task may keep the CPU for a
+        // whole time slice: meanwhile backends wake a sleeping thread. Every
+        // way on looks at the ring again (the loop, or the caller's locked
+        // look in take_requests).
+        r->spinning.store(0, std::memory_order_release);
+        const uint64_t before = steady_ns();
         sched_yield();
-        const uint64_t after = steady_ns();
-        if (after - now > kBusyYieldNs || after >= until) break;
-        now = after;
+        expected = 0;
+        if (steady_ns() - before > kBusyYieldNs || r->stopping ||
+            !r->spinning.compare_exchange_strong(expected, 1)) {
+            marked = false;  // given up, or another thread polls now
+            break;
+        }
     }
     // Stop spinning under the lock: a request enqueued while we spun (and
     // did not post, seeing us spin) is either taken by the caller's locked
@@ -167,7 +177,7 @@ uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin
     bool wake = false;
     {
         bip::scoped_lock<bip::interprocess_mutex> guard(r->lock);
-        r->spinning.store(0, std::memory_order_release);
+        if (marked) r->spinning.store(0, std::memory_order_release);
         if (n > 0 && r->requests.count > 0 && r->sleepers > r->wakeups) {
             ++r->wakeups;
             wake = true;

@@ -76,10 +76,13 @@ struct Ring {
     uint32_t offset;  // of the uint32_t[capacity] array from the Region start
 };
 
-// Written only by the worker's main thread; read by any backend. `seq` is
-// odd while the entry changes (a sequence lock): a reader that sees it odd,
-// or changed after it copied the entry, drops the copy, so it never shows
-// one model's id with another's database or size.
+// Which model an entry describes (in_use, db, model_id, bytes, loaded_ns)
+// is written only by the worker's main thread and read by any backend.
+// `seq` is odd while that changes (a sequence lock): a reader that sees it
+// odd, or changed after it copied the entry, drops the copy, so it never
+// shows one model's id with another's database or size. `requests` is
+// added to by pool threads; one still holding a lease on a model freed
+// meanwhile may add a batch to the entry's next model (a counter only).
 struct ModelStat {
     std::atomic<uint32_t> in_use;  // 0 = empty entry
     std::atomic<uint32_t> seq;
@@ -134,7 +137,8 @@ struct Region {
     uint32_t wakeups;                  // posts to `work` not yet consumed
     // A pool thread polling the ring instead of sleeping: while one does,
     // enqueue need not post `work` (a futex wake-up, which on a VM costs
-    // tens of microseconds). Cleared before the poller's locked re-check.
+    // tens of microseconds). Cleared before the poller's locked re-check,
+    // and while it yields the CPU.
     std::atomic<uint32_t> spinning;
 
     bool stopping;                     // pool threads return from take_requests
@@ -161,7 +165,12 @@ inline ModelStat* model_stats(Region* r) {
 }
 
 // The writer's side of ModelStat::seq: around every change of an entry.
-inline void begin_change(ModelStat& m) { m.seq.fetch_add(1, std::memory_order_acq_rel); }
+// The fence keeps the entry's stores after the odd count; the release on
+// the even count keeps them before it.
+inline void begin_change(ModelStat& m) {
+    m.seq.fetch_add(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+}
 inline void end_change(ModelStat& m) { m.seq.fetch_add(1, std::memory_order_release); }
 
 // A reader's consistent copy of entry m: false if it is empty or changed

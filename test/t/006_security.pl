@@ -188,11 +188,13 @@ is($node->safe_psql('postgres', q{SELECT count(DISTINCT database) FROM pgml.work
 # pgml.worker_models() lists other databases' models only to roles with
 # pg_read_all_stats: what other tenants run is theirs to know.
 my $tenant_a = $node->safe_psql('postgres', q{SELECT oid FROM pg_database WHERE datname = 'tenant_a'});
-my (undef, $seen) = as_role('bob', q{SELECT string_agg(DISTINCT database::text, ',') FROM pgml.worker_models()}, 'tenant_a');
+my ($listed, $seen) = as_role('bob', q{SELECT string_agg(DISTINCT database::text, ',') FROM pgml.worker_models()}, 'tenant_a');
+is($listed, 'ok', 'bob may call pgml.worker_models()');
 is((split /\n/, $seen)[-1], $tenant_a, "bob in tenant_a is shown tenant_a's models only");
 $node->safe_psql('postgres', 'GRANT pg_read_all_stats TO bob');
-(undef, $seen) = as_role('bob', q{SELECT count(DISTINCT database) FROM pgml.worker_models() WHERE database IN
+($listed, $seen) = as_role('bob', q{SELECT count(DISTINCT database) FROM pgml.worker_models() WHERE database IN
   (SELECT oid FROM pg_database WHERE datname IN ('tenant_a', 'tenant_b'))}, 'tenant_a');
+is($listed, 'ok', 'bob with pg_read_all_stats may call pgml.worker_models()');
 is((split /\n/, $seen)[-1], '2', "with pg_read_all_stats bob is shown both tenants' models");
 $node->safe_psql('postgres', 'REVOKE pg_read_all_stats FROM bob');
 figure(sprintf('two databases, project "same" with model id 1 in each, 15 clients each through the one worker: %d + %d requests, %d wrong',
