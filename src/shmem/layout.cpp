@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cmath>
 #include <new>
-#include <thread>
 
 #include <linux/futex.h>
 #include <sched.h>
@@ -228,6 +227,33 @@ bool load_claimed(Region* r, uint64_t key) {
             return true;
     }
     return false;
+}
+
+namespace {
+// The fence keeps the entry's stores after the odd count; the release on
+// the even count keeps them before it.
+void begin_change(ModelStat& m) {
+    m.seq.fetch_add(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+}
+void end_change(ModelStat& m) { m.seq.fetch_add(1, std::memory_order_release); }
+}  // namespace
+
+void set_model_stat(ModelStat& m, uint32_t db, int64_t model_id, uint64_t bytes) {
+    begin_change(m);
+    m.db = db;
+    m.model_id = model_id;
+    m.bytes = bytes;
+    m.loaded_ns = system_ns();
+    m.requests.store(0, std::memory_order_relaxed);
+    m.in_use.store(1, std::memory_order_relaxed);
+    end_change(m);
+}
+
+void clear_model_stat(ModelStat& m) {
+    begin_change(m);
+    m.in_use.store(0, std::memory_order_relaxed);
+    end_change(m);
 }
 
 bool read_model_stat(const ModelStat& m, ModelRow& out) {

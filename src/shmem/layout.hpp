@@ -164,14 +164,10 @@ inline ModelStat* model_stats(Region* r) {
     return reinterpret_cast<ModelStat*>(reinterpret_cast<char*>(r) + r->models_offset);
 }
 
-// The writer's side of ModelStat::seq: around every change of an entry.
-// The fence keeps the entry's stores after the odd count; the release on
-// the even count keeps them before it.
-inline void begin_change(ModelStat& m) {
-    m.seq.fetch_add(1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
-}
-inline void end_change(ModelStat& m) { m.seq.fetch_add(1, std::memory_order_release); }
+// The worker's main thread's side: an entry now describes this model, or
+// none (each inside the sequence lock).
+void set_model_stat(ModelStat& m, uint32_t db, int64_t model_id, uint64_t bytes);
+void clear_model_stat(ModelStat& m);
 
 // A reader's consistent copy of entry m: false if it is empty or changed
 // while being copied.

@@ -7,18 +7,11 @@
 namespace pgml::pool {
 
 Registry::Registry(shm::Region* region) : region_(region) {
-    // A new worker holds no model yet. Entries still listed were left by a
-    // worker that exited without destroying its registry (a FATAL); one
-    // whose sequence is odd was left in the middle of a change.
+    // A new worker holds no model yet; entries still listed were left by a
+    // worker that exited on a FATAL, which skips its registry's destructor.
     shm::ModelStat* table = shm::model_stats(region_);
-    for (uint32_t i = 0; i < region_->max_models; ++i) {
-        shm::ModelStat& m = table[i];
-        const bool mid_change = m.seq.load(std::memory_order_acquire) % 2 != 0;
-        if (m.in_use.load(std::memory_order_acquire) == 0 && !mid_change) continue;
-        if (!mid_change) shm::begin_change(m);
-        m.in_use.store(0, std::memory_order_release);
-        shm::end_change(m);
-    }
+    for (uint32_t i = 0; i < region_->max_models; ++i)
+        if (table[i].in_use.load(std::memory_order_relaxed) != 0) shm::clear_model_stat(table[i]);
 }
 
 Registry::~Registry() {
@@ -42,11 +35,7 @@ bool Registry::contains(const ModelKey& key) {
 void Registry::erase_locked(
     std::unordered_map<ModelKey, std::unique_ptr<Entry>, ModelKeyHash>::iterator it) {
     bytes_.fetch_sub(it->second->bytes, std::memory_order_relaxed);
-    if (shm::ModelStat* stat = it->second->stat) {
-        shm::begin_change(*stat);
-        stat->in_use.store(0, std::memory_order_release);
-        shm::end_change(*stat);
-    }
+    if (it->second->stat) shm::clear_model_stat(*it->second->stat);
     models_.erase(it);
 }
 
@@ -75,26 +64,16 @@ Result<void> Registry::insert(const ModelKey& key, Model&& model, uint64_t bytes
                 oldest = it;
         erase_locked(oldest);
     }
-    // A free entry of the shared table; when it is full the model still
-    // serves, it is only not listed.
+    // A free entry of the shared table (this thread is its only writer);
+    // when it is full the model still serves, it is only not listed.
     entry->stat = nullptr;
     shm::ModelStat* table = shm::model_stats(region_);
-    for (uint32_t i = 0; i < region_->max_models; ++i) {
-        uint32_t expected = 0;
-        if (table[i].in_use.load(std::memory_order_relaxed) == 0 &&
-            table[i].in_use.compare_exchange_strong(expected, 2)) {  // 2: being filled
-            shm::begin_change(table[i]);
-            table[i].db = key.db;
-            table[i].model_id = key.id;
-            table[i].bytes = bytes;
-            table[i].loaded_ns = shm::system_ns();
-            table[i].requests.store(0, std::memory_order_relaxed);
-            table[i].in_use.store(1, std::memory_order_release);
-            shm::end_change(table[i]);
+    for (uint32_t i = 0; i < region_->max_models; ++i)
+        if (table[i].in_use.load(std::memory_order_relaxed) == 0) {
+            shm::set_model_stat(table[i], key.db, key.id, bytes);
             entry->stat = &table[i];
             break;
         }
-    }
     bytes_.fetch_add(bytes, std::memory_order_relaxed);
     models_.emplace(key, std::move(entry));
     return {};
