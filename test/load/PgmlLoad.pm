@@ -97,7 +97,7 @@ sub start_load {
 	}
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
-	return { h => $h, out => \$out, err => \$err, started => time };
+	return { h => $h, out => \$out, err => \$err };
 }
 
 # Waits for the driver and returns its summary (a hash); with $now, ends
@@ -111,9 +111,7 @@ sub finish_load {
 		diag("checked_load printed no summary:\n" . ${ $load->{out} } . ${ $load->{err} });
 		return { requests => 0, wrong => -1, stale => -1, hung => -1, errors => {}, gaps => [] };
 	}
-	my $r = decode_json($line);
-	$r->{elapsed} = time - $load->{started};
-	return $r;
+	return decode_json($line);
 }
 
 # $node->psql that survives a server going away mid-call (psql exits
@@ -170,7 +168,7 @@ SELECT md5(concat_ws('/',
   (SELECT string_agg(concat_ws(',', id, project_id, snapshot_id, hyperparams, metrics, md5(data)), ';' ORDER BY id) FROM pgml.models),
   (SELECT string_agg(concat_ws(',', id, project_id, model_id, strategy), ';' ORDER BY id) FROM pgml.deployments WHERE id <= $upto)))
   || ' ' || (SELECT count(*) FROM pgml.projects) || '/' || (SELECT count(*) FROM pgml.snapshots)
-  || '/' || (SELECT count(*) FROM pgml.models) || '/' || (SELECT count(*) FROM pgml.deployments)});
+  || '/' || (SELECT count(*) FROM pgml.models) || '/' || (SELECT count(*) FROM pgml.deployments WHERE id <= $upto)});
 }
 
 sub errors_text {

@@ -86,6 +86,7 @@ class Stats:
         self.ok = 0
         self.wrong = 0
         self.stale = 0
+        self.stale_checked = 0  # answers whose request fell inside one deployment
         self.answers = {"a": 0, "b": 0}
         self.errors = {}
         self.messages = {}  # the first message of each error kind
@@ -104,6 +105,7 @@ class Stats:
         self.ok += o.ok
         self.wrong += o.wrong
         self.stale += o.stale
+        self.stale_checked += o.stale_checked
         for k in self.answers:
             self.answers[k] += o.answers[k]
         for k, n in list(o.errors.items()):
@@ -119,6 +121,7 @@ class Stats:
         p50, p99 = self.hist.quantile(0.5), self.hist.quantile(0.99)
         return {
             "requests": self.requests, "ok": self.ok, "wrong": self.wrong, "stale": self.stale,
+            "stale_checked": self.stale_checked,
             "answers_a": self.answers["a"], "answers_b": self.answers["b"],
             "errors": dict(sorted(self.errors.items())), "messages": self.messages,
             "reconnects": self.reconnects,
@@ -272,6 +275,8 @@ class Load:
             self.success(t1)
             if self.args.models:
                 want = self.deployments.expected_column(t0, t1)
+                if want is not None:
+                    stats.stale_checked += 1
                 if want is not None and want != which:
                     stats.stale += 1
                     if len(stats.examples) < 5:

@@ -48,27 +48,40 @@ sub serving_after {
 	return 999;
 }
 
+# What went wrong besides the load's own counts.
+my @problems;
+
 # [name, the fault, 1 when serving is timed from the fault's end (it runs
 # for a while) rather than from its start]
 my @faults = (
 	[ 'worker terminated', sub { $node->safe_psql('postgres', 'SELECT pg_terminate_backend(pid) FROM pgml.worker_stats()') }, 0 ],
-	[ 'worker SIGKILL', sub { kill 'KILL', worker_pid($node) }, 0 ],
+	[ 'worker SIGKILL', sub {
+		my $pid = worker_pid($node);
+		die "soak: no worker to kill\n" unless $pid =~ /^\d+$/;
+		kill 'KILL', $pid;
+	}, 0 ],
 	[ 'fast restart', sub { $node->restart }, 0 ],
 	[ 'cancel storm', sub {
 		my $storm = start_load($node, clients => 20, seconds => 10, path => 'worker', storm_share => 1);
 		my $r = finish_load($storm);
 		diag "soak: cancel storm: $r->{requests} requests, errors " . errors_text($r->{errors}) . ", $r->{wrong} wrong\n";
+		push @problems, "cancel storm: $r->{wrong} wrong, $r->{hung} hung" if $r->{wrong} || $r->{hung};
 	}, 1 ],
 	[ 'training cancelled', sub {
 		my ($out, $err) = ('', '');
 		my $h = IPC::Run::start([ 'psql', '-X', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
 			q{SELECT * FROM pgml.train('soak_slow', 'regression', 'big', 'depdelayminutes', hyperparams => '{"n_estimators": 5000}')} ],
 			'>', \$out, '2>', \$err);
-		sleep 2;
-		$node->safe_psql('postgres', q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%soak_slow%' AND pid <> pg_backend_pid()});
+		# Cancel once the training runs (not before it has started).
+		my $active = q{FROM pg_stat_activity WHERE query LIKE '%soak_slow%' AND state = 'active' AND pid <> pg_backend_pid()};
+		my $t = time;
+		sleep 0.1 while $node->safe_psql('postgres', "SELECT count(*) $active") eq '0' && time < $t + 30;
+		sleep 1;
+		$node->safe_psql('postgres', "SELECT pg_cancel_backend(pid) $active");
 		$h->finish;
 		my $left = $node->safe_psql('postgres', q{SELECT count(*) FROM pgml.projects WHERE name = 'soak_slow'});
 		diag "soak: training cancelled: projects left $left\n";
+		push @problems, "cancelled training left $left projects" if $left ne '0';
 	}, 1 ],
 );
 
@@ -87,6 +100,7 @@ while (time < $start + $seconds - $every / 2) {
 	$t0 = time if $from_end;
 	my $back = serving_after($t0);
 	push @{ $recovery{$name} }, $back;
+	push @problems, "not serving 120 s after $name" if $back >= 999;
 	diag sprintf "soak: %s at %.0f s: serving again after %.2f s\n", $name, $t0 - $start, $back;
 }
 my $r = finish_load($load);
@@ -101,7 +115,8 @@ diag sprintf "soak: %d requests, %d wrong, %d stale, %d hung, %d deployments, er
 my @crashes = grep { !/terminated by signal 9/ } server_crashes($node);
 diag "soak: crashes other than the SIGKILLs: " . scalar(@crashes) . "\n";
 $node->stop('immediate');
-my $bad = $r->{wrong} || $r->{stale} || $r->{hung} || @crashes;
+diag "soak: $_\n" for @problems;
+my $bad = $r->{wrong} || $r->{stale} || $r->{hung} || @crashes || @problems;
 diag 'soak: ' . ($bad ? 'FAILED' : 'passed') . "\n";
 Test::More->builder->no_ending(1);
 exit($bad ? 1 : 0);

@@ -30,6 +30,9 @@ $r = finish_load(start_load($node, clients => 100, seconds => 15, path => 'worke
 check_load($r, 'deploy switching');
 cmp_ok($r->{deploys}, '>', 20, "deploy switching: $r->{deploys} deployments");
 ok($r->{answers_a} > 0 && $r->{answers_b} > 0, 'deploy switching: both models answered');
+cmp_ok($r->{stale_checked}, '>', 1000, "deploy switching: $r->{stale_checked} answers checked against the deployment of their whole request");
+is_deeply($r->{deploy_errors}, {}, 'deploy switching: every deployment succeeded')
+  or diag(errors_text($r->{deploy_errors}));
 is(error_count($r->{errors}), 0, 'deploy switching: no client error on the worker path')
   or diag(errors_text($r->{errors}) . ': ' . JSON::PP::encode_json($r->{messages}));
 figure(sprintf('deploy switching, 100 clients, worker path, 15 s, %d deployments: %d requests (A %d, B %d), %d wrong, %d stale, errors: %s',

@@ -253,20 +253,19 @@ my %context = map { split /=/ } split /\s+/, $node->safe_psql('postgres',
 	q{SELECT string_agg(substr(name, 13) || '=' || context, ' ') FROM pg_settings WHERE name LIKE 'pgml_worker.%' AND context <> 'user'});
 my @fixed = sort keys %context;
 ok(@fixed >= 10, 'the worker has server-wide or superuser settings to protect (' . scalar(@fixed) . ')');
-my @tried;
+my $refused = 0;
 for my $g (@fixed) {
 	my $set_state = $context{$g} eq 'superuser' ? '42501' : '55P02';
 	my ($st) = as_role('bob', "SET pgml_worker.$g = 1");
-	is($st, $set_state, "bob: SET pgml_worker.$g fails ($set_state)");
+	$refused += is($st, $set_state, "bob: SET pgml_worker.$g fails ($set_state)");
 	($st) = as_role('bob', "SELECT set_config('pgml_worker.$g', '1', false)");
-	is($st, $set_state, "bob: set_config('pgml_worker.$g') fails ($set_state)");
+	$refused += is($st, $set_state, "bob: set_config('pgml_worker.$g') fails ($set_state)");
 	($st) = as_role('bob', "ALTER SYSTEM SET pgml_worker.$g = 1");
-	is($st, '42501', "bob: ALTER SYSTEM SET pgml_worker.$g fails (42501)");
+	$refused += is($st, '42501', "bob: ALTER SYSTEM SET pgml_worker.$g fails (42501)");
 	($st) = as_role('bob', "ALTER ROLE bob SET pgml_worker.$g = 1");
-	like($st, qr/^(42501|55P02)$/, "bob: ALTER ROLE bob SET pgml_worker.$g fails ($st)");
+	$refused += like($st, qr/^(42501|55P02)$/, "bob: ALTER ROLE bob SET pgml_worker.$g fails ($st)");
 	($st) = as_role('bob', "ALTER DATABASE postgres SET pgml_worker.$g = 1");
-	is($st, '42501', "bob: ALTER DATABASE SET pgml_worker.$g fails (42501)");
-	push @tried, 5;
+	$refused += is($st, '42501', "bob: ALTER DATABASE SET pgml_worker.$g fails (42501)");
 }
 for my $g ('predict_path = backend', 'predict_path = auto', 'timeout_ms = 1', 'timeout_ms = 3600000') {
 	my ($st) = as_role('bob', "SET pgml_worker.$g");
@@ -275,7 +274,7 @@ for my $g ('predict_path = backend', 'predict_path = auto', 'timeout_ms = 1', 't
 is($node->safe_psql('postgres', q{SELECT string_agg(name || '=' || context, ' ' ORDER BY name) FROM pg_settings WHERE name LIKE 'pgml_worker.%' AND context = 'user'}),
 	'pgml_worker.predict_path=user pgml_worker.timeout_ms=user', 'only predict_path and timeout_ms are user settings');
 is(worker_pid($node) =~ /^\d+$/ ? 1 : 0, 1, 'the worker still runs');
-figure(sprintf('settings: %d attempts by a non-superuser to change the worker\'s settings (SET, set_config, ALTER SYSTEM/ROLE/DATABASE) refused; only predict_path and timeout_ms are user settings', 5 * @fixed));
+figure(sprintf('settings: %d attempts by a non-superuser to change the worker\'s settings (SET, set_config, ALTER SYSTEM/ROLE/DATABASE) refused; only predict_path and timeout_ms are user settings', $refused));
 
 is(scalar(server_crashes($node)), 0, 'no server process crashed');
 $node->stop;
