@@ -10,7 +10,7 @@
 set -euo pipefail
 
 packages=(
-    redis-server gunicorn apache2-utils pgbouncer postgresql-contrib
+    redis-server gunicorn apache2-utils pgbouncer postgresql-contrib curl
     python3-flask python3-redis python3-xgboost python3-ujson python3-msgpack
     python3-pandas python3-matplotlib python3-numpy
     python3-sklearn   # xgboost.XGBRegressor needs it

@@ -171,7 +171,7 @@ def machine_section(run):
   {m.get('clients')}, {m.get('rounds', 1)} rounds (each point's best round is reported).
 - Gunicorn: {gw} workers x {gt} threads (gthread), bound to 127.0.0.1. The seed ran
   5 workers x 2 threads on 16 hardware threads; on {m.get('cores')} cores the service
-  is CPU-bound in Python, so it gets 2 workers per core (each waits on Redis part
+  is CPU-bound in Python, so it gets {int(gw) / max(1, int(m.get('cores', 1))):g} workers per core (each waits on Redis part
   of the time) and 2 threads each to overlap those waits; XGBoost predicts with
   one thread per call. Each service talks to its own Redis over TCP loopback.
 - pgbench: `-M prepared`, TCP to 127.0.0.1 (like ab), the seed's query with random
@@ -181,7 +181,7 @@ def machine_section(run):
   ab (`-k`, keep-alive) posts one fixed existing key, {m.get('ab_key')}, for a whole
   run (ab sends one body); every request does the full Redis GET + decode + predict.
 - PgBouncer: transaction pooling, default_pool_size {m.get('pgbouncer_pool_size')}
-  (2 per core), max_client_conn 300, to Postgres over its Unix socket. Two pools:
+  ({int(m.get('pgbouncer_pool_size', 0)) / max(1, int(m.get('cores', 1))):g} per core), max_client_conn 300, to Postgres over its Unix socket. Two pools:
   `pgml_worker` logs in as postgres (worker path), `pgml_backend` as a role with
   `ALTER ROLE ... SET pgml_worker.predict_path = 'backend'`. pgbench runs `-M
   extended` through it: PgBouncer {m.get('pgbouncer')} cannot keep named prepared
