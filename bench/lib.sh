@@ -1,4 +1,4 @@
-# Shell functions shared by bench/quick and bench/run. Sourced after
+# Shell functions shared by bench/quick, bench/run and scripts/demo.sh. Sourced after
 # scripts/pg_env.sh, from the top of the checkout; the caller sets PGHOST,
 # PGPORT, PGUSER and PGDATABASE for sql().
 
