@@ -3,6 +3,8 @@
 #   make          build            make install   install (as root)
 #   make demo     build, install, and run the flights demo on a throwaway cluster
 #   make test     install what is missing, build, install, run every test
+#   make installcheck   the SQL, isolation and TAP suites against a running
+#                 server that preloads pgml_worker
 #   make soak     an hour of checked load with faults on a throwaway cluster
 #   make bench    install what is missing, run the benchmark (bench/README.md)
 
@@ -10,15 +12,26 @@ EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
 DATA        = sql/pgml_worker--0.1.sql sql/pgml_worker--0.1--0.2.sql
 
-# Pure C++ folders (no Postgres headers) and Postgres-facing ones.
+# Pure C++ folders (no Postgres headers) and Postgres-facing ones; the
+# layering between them is in scripts/check_layers.sh and src/README.md.
 CORE_SRCS   = $(sort $(wildcard src/core/*.cpp src/shmem/*.cpp src/worker/pool/*.cpp))
-PG_SRCS     = $(sort $(wildcard src/pg/*.cpp src/sqlapi/*.cpp src/worker/*.cpp))
+PG_SRCS     = $(sort $(wildcard src/pg/*.cpp src/backend/*.cpp src/worker/*.cpp src/sqlapi/*.cpp))
 CORE_OBJS   = $(CORE_SRCS:.cpp=.o)
 OBJS        = $(CORE_OBJS) $(PG_SRCS:.cpp=.o)
 
 PG_CXXFLAGS = -std=c++20 -Wno-register -fno-omit-frame-pointer
 PG_CPPFLAGS = -I$(srcdir)/src
-SHLIB_LINK  = -lxgboost -lstdc++
+SHLIB_LINK  = -lxgboost -lgomp -lstdc++
+
+# The suites, as contrib modules declare them: `make installcheck` runs
+# them against a running server that preloads pgml_worker (as
+# test/regress.conf sets up). `make test` runs them, and the unit tests,
+# in throwaway clusters of its own (scripts/test.sh).
+REGRESS      = setup upgrade train predict deploy import_export errors worker python_compare
+ISOLATION    = deploy
+ISOLATION_OPTS = --inputdir=test/isolation
+TAP_TESTS    = 1
+PROVE_TESTS  = test/t/*.pl
 
 # Postgres' LLVM JIT would want bitcode of every file; C++ gains nothing.
 override with_llvm = no
@@ -31,8 +44,14 @@ include $(PGXS)
 # server headers on the include path, so an #include "postgres.h" there fails.
 $(CORE_OBJS): CPPFLAGS = -I$(srcdir)/src -D_GNU_SOURCE
 
-# Objects depend on the headers of their folders (a coarse but safe rule).
-$(OBJS): $(wildcard src/*/*.hpp src/*/*/*.hpp)
+# Objects depend on the headers of their folders (a coarse but safe rule),
+# and on the layering check: a file that includes a folder above its own
+# fails the build.
+$(OBJS): $(wildcard src/*/*.hpp src/*/*/*.hpp) .layers-checked
+.layers-checked: scripts/check_layers.sh $(wildcard src/*/*.[ch]pp src/*/*/*.[ch]pp)
+	@scripts/check_layers.sh
+	@touch $@
+EXTRA_CLEAN = .layers-checked
 
 .PHONY: deps demo demo-stop test soak bench
 deps:

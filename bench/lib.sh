@@ -38,7 +38,12 @@ bench_schema() {
     sql -c "CREATE EXTENSION pgml_worker"
     bench_table
     sql -c "CREATE FUNCTION bench_noop(text, real[]) RETURNS real
-                LANGUAGE c VOLATILE AS 'pgml_worker', 'pgml_bench_noop'"
+                LANGUAGE c VOLATILE AS 'pgml_bench_noop', 'pgml_bench_noop'"
+}
+
+# Builds and installs the ceiling's library (as root).
+bench_install_noop() {
+    make -s -C bench/noop >/dev/null && make -s -C bench/noop install >/dev/null
 }
 
 # COPY of headerless CSV on stdin, then the seed's index and fresh

@@ -1,6 +1,7 @@
 -- An install of 0.1 with a deployed model, updated to the current version:
 -- the model keeps serving, the new functions use it, and the objects are
 -- exactly those of a fresh install (the one setup made in this database).
+SELECT current_database() AS home \gset
 CREATE DATABASE pgml_upgrade;
 \c pgml_upgrade
 CREATE EXTENSION pgml_worker VERSION '0.1';
@@ -15,7 +16,7 @@ SELECT string_agg(pg_describe_object(classid, objid, objsubid), E'\n'
                   ORDER BY pg_describe_object(classid, objid, objsubid)) AS upgraded_objects
   FROM pg_depend
  WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgml_worker') AND deptype = 'e' \gset
-\c pgml_regress
+\c :home
 SELECT string_agg(pg_describe_object(classid, objid, objsubid), E'\n'
                   ORDER BY pg_describe_object(classid, objid, objsubid)) = :'upgraded_objects' AS same_objects
   FROM pg_depend

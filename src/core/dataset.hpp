@@ -31,9 +31,6 @@ public:
     float label(size_t i) const { return chunk_y_[i / kChunkRows][i % kChunkRows]; }
     void set_label(size_t i, float v) { chunk_y_[i / kChunkRows][i % kChunkRows] = v; }
 
-    // Bytes held, for progress reports.
-    size_t bytes() const { return chunk_x_.size() * kChunkRows * (cols_ + 1) * sizeof(float); }
-
 private:
     size_t cols_;
     size_t rows_ = 0;

@@ -13,11 +13,14 @@ namespace pgml {
 // live in Postgres headers the core must not include.
 namespace sqlstate {
 inline constexpr const char* invalid_parameter = "22023";
-inline constexpr const char* null_not_allowed = "22004";
 inline constexpr const char* invalid_binary = "22P03";
 inline constexpr const char* data_exception = "22000";
 inline constexpr const char* out_of_memory = "53200";
 inline constexpr const char* limit_exceeded = "54000";
+inline constexpr const char* undefined_object = "42704";
+inline constexpr const char* wrong_object_type = "42809";
+inline constexpr const char* not_in_prerequisite_state = "55000";
+inline constexpr const char* system_error = "58000";
 inline constexpr const char* internal = "XX000";
 }  // namespace sqlstate
 

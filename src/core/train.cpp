@@ -153,6 +153,7 @@ Result<xgb::DMatrix> quantile_matrix(const Dataset& d, const Split& s, const Par
     }
     config += "}";
     DMatrixHandle out = nullptr;
+    xgb::SignalsBlocked blocked;
     int rc = XGQuantileDMatrixCreateFromCallback(&batches, proxy.get(), nullptr,
                                                  TrainBatches::reset, TrainBatches::next,
                                                  config.c_str(), &out);
@@ -282,6 +283,7 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
         size_t n = std::min(kBatchRows, split.test_rows() - pos);
         gather(data, [&](size_t i) { return split.test_index(i); }, pos, n, x.data(),
                truth.data() + pos);
+        xgb::SignalsBlocked blocked;
         auto p = booster->predict_dense(x.data(), n, data.cols());
         if (!p) return tl::unexpected(p.error());
         for (size_t i = 0; i < p->count; ++i) {

@@ -1,8 +1,12 @@
 #include "core/xgb.hpp"
 
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
 #include <mutex>
+
+#include <omp.h>
+#include <pthread.h>
 
 #include "core/ubjson.hpp"
 
@@ -48,7 +52,30 @@ constexpr const char* kPredictConfig =
     "{\"type\":0,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,\"cache_id\":0,"
     "\"strict_shape\":false,\"missing\":NaN}";
 
+// XGBoost 1.7's model loader runs a parallel loop sized by the calling
+// thread's OpenMP setting, before any booster parameter (nthread) applies.
+// Loading needs no threads; this keeps it from starting a team.
+class OneOpenMPThread {
+public:
+    OneOpenMPThread() noexcept : old_(omp_get_max_threads()) { omp_set_num_threads(1); }
+    ~OneOpenMPThread() { omp_set_num_threads(old_); }
+
+private:
+    int old_;
+};
+
 }  // namespace
+
+SignalsBlocked::SignalsBlocked() noexcept {
+    sigset_t all;
+    sigfillset(&all);
+    for (int sync : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigdelset(&all, sync);
+    pthread_sigmask(SIG_BLOCK, &all, &old_);
+}
+
+SignalsBlocked::~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+void use_one_thread_here() noexcept { omp_set_num_threads(1); }
 
 Error last_error(const char* state, const char* what) {
     std::string text = XGBGetLastError();
@@ -88,6 +115,7 @@ std::string take_log() {
 Result<DMatrix> DMatrix::from_dense(const float* data, size_t rows, size_t cols) {
     ArrayInterface ai(data, rows, cols);
     DMatrixHandle h = nullptr;
+    SignalsBlocked blocked;
     if (XGDMatrixCreateFromDense(ai.text, "{\"missing\":NaN,\"nthread\":0}", &h) != 0)
         return tl::unexpected(last_error(sqlstate::internal, "could not build training matrix"));
     return DMatrix(h);
@@ -113,6 +141,8 @@ Result<Booster> Booster::load(const void* bytes, size_t len) {
         return tl::unexpected(ok.error());
     if (XGBoosterCreate(nullptr, 0, &b.handle_) != 0)
         return tl::unexpected(last_error(sqlstate::internal, "could not create booster"));
+    SignalsBlocked blocked;
+    OneOpenMPThread one;
     if (XGBoosterLoadModelFromBuffer(b.handle_, bytes, len) != 0)
         return tl::unexpected(last_error(sqlstate::invalid_binary, "not a valid XGBoost model"));
     return b;
@@ -126,6 +156,7 @@ Result<void> Booster::set_param(const std::string& key, const std::string& value
 }
 
 Result<void> Booster::update(int round, const DMatrix& train) {
+    SignalsBlocked blocked;
     if (XGBoosterUpdateOneIter(handle_, round, train.get()) != 0)
         return tl::unexpected(last_error(sqlstate::invalid_parameter, "XGBoost training failed"));
     return {};

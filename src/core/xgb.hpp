@@ -1,9 +1,12 @@
 // A thin RAII layer over XGBoost's C API. Every call's return code is checked
 // and turned into an Error carrying XGBGetLastError()'s text. Nothing here
 // throws, allocates through Postgres, or keeps global state besides the log
-// capture, so a Booster may live in a backend or in the worker.
+// capture, so a Booster may live in a backend or in the worker. Calls that
+// may start XGBoost's OpenMP threads block signals meanwhile, so those
+// threads never take a signal meant for Postgres' main thread.
 #pragma once
 
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -15,6 +18,28 @@
 #include "core/error.hpp"
 
 namespace pgml::xgb {
+
+// XGBoost starts OpenMP threads at its first parallel region and keeps
+// them; they inherit the signal mask of the thread that starts them. In a
+// Postgres process every signal must reach the main thread (its handlers
+// set flags that thread acts on), so calls that may start threads run with
+// the asynchronous signals blocked; whatever arrives meanwhile is handled
+// once the call returns.
+class SignalsBlocked {
+public:
+    SignalsBlocked() noexcept;
+    ~SignalsBlocked();
+    SignalsBlocked(const SignalsBlocked&) = delete;
+    SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+private:
+    sigset_t old_;
+};
+
+// Makes XGBoost on the calling thread use one OpenMP thread where a
+// booster does not say otherwise: pool threads and the worker's main
+// thread, which must not start thread teams of their own.
+void use_one_thread_here() noexcept;
 
 // Turns a non-zero XGBoost return code into an Error with its message.
 Error last_error(const char* state, const char* what);

@@ -20,7 +20,7 @@ void copy(char* dst, size_t size, const char* src) noexcept {
 }  // namespace
 
 void ErrorBox::set(const Error& e) noexcept {
-    copy(sqlstate, sizeof sqlstate, e.sqlstate.size() == 5 ? e.sqlstate.c_str() : "XX000");
+    copy(sqlstate, sizeof sqlstate, e.sqlstate.size() == 5 ? e.sqlstate.c_str() : sqlstate::internal);
     copy(message, sizeof message, e.message.c_str());
     copy(detail, sizeof detail, e.detail.c_str());
     copy(hint, sizeof hint, e.hint.c_str());

@@ -14,11 +14,16 @@
 //                   turned into ereport(ERROR) (or the captured Postgres
 //                   error re-thrown), so the longjmp crosses no destructor.
 //
-// Postgres-facing: include only from src/pg and src/sqlapi.
+// Both refuse, at compile time, closures that are not trivially
+// destructible: one holding a C++ object by value is one whose destructor
+// a longjmp could skip.
+//
+// Postgres-facing: for src/pg, src/backend, src/worker and src/sqlapi.
 #pragma once
 
 #include <exception>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 #include "core/error.hpp"
@@ -34,6 +39,9 @@ Error from_pg_error(ErrorData* edata);
 
 template <typename F>
 Result<void> call(F&& f) {
+    static_assert(std::is_trivially_destructible_v<std::remove_reference_t<F>>,
+                  "pg::call: capture by reference; a captured C++ object's destructor would be "
+                  "skipped by a Postgres error");
     MemoryContext ctx = CurrentMemoryContext;
     ErrorData* volatile captured = nullptr;
     volatile int cxx_failure = 0;  // 1: bad_alloc, 2: other exception
@@ -100,6 +108,10 @@ bool run(F& f, T& out, ErrorBox& box) noexcept {
 
 template <typename F>
 Datum sql_entry(F&& f) {
+    // raise() longjmps out of this frame and the caller's, where f lives.
+    static_assert(std::is_trivially_destructible_v<std::remove_reference_t<F>>,
+                  "pg::sql_entry: capture by reference; raise() would skip a captured C++ "
+                  "object's destructor");
     ErrorBox box;
     Datum result = 0;
     if (!run(f, result, box)) raise(box);

@@ -1,6 +1,6 @@
 #include "pg/region.hpp"
 
-#include "sqlapi/settings.hpp"
+#include "pg/settings.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -21,13 +21,13 @@ shm::Region* the_region = nullptr;
 uint32_t slots() {
     // Default: one slot per possible backend, so no backend ever waits for
     // a slot unless the operator chose fewer.
-    return sqlapi::queue_slots > 0 ? static_cast<uint32_t>(sqlapi::queue_slots)
+    return settings::queue_slots > 0 ? static_cast<uint32_t>(settings::queue_slots)
                                    : static_cast<uint32_t>(MaxBackends);
 }
 
 size_t size() {
-    return shm::region_size(slots(), static_cast<uint32_t>(sqlapi::max_features),
-                            static_cast<uint32_t>(sqlapi::max_models));
+    return shm::region_size(slots(), static_cast<uint32_t>(settings::max_features),
+                            static_cast<uint32_t>(settings::max_models));
 }
 
 void request_hook() {
@@ -40,22 +40,15 @@ void startup_hook() {
     LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
     bool found = false;
     void* mem = ShmemInitStruct("pgml_worker", size(), &found);
-    bool built = true;
     if (!found) {
         memset(mem, 0, size());
-        // Boost reports a failed pthread_mutex_init or sem_init by throwing;
-        // catch it here and report it as Postgres would, outside C++.
-        try {
-            the_region = shm::init_region(mem, slots(), static_cast<uint32_t>(sqlapi::max_features),
-                                          static_cast<uint32_t>(sqlapi::max_models));
-        } catch (...) {
-            built = false;
-        }
+        // Futex-based primitives need no initialization that could fail.
+        the_region = shm::init_region(mem, slots(), static_cast<uint32_t>(settings::max_features),
+                                      static_cast<uint32_t>(settings::max_models));
     } else {
         the_region = static_cast<shm::Region*>(mem);
     }
     LWLockRelease(AddinShmemInitLock);
-    if (!built) ereport(FATAL, (errmsg("pgml_worker: could not initialize its shared memory")));
 }
 
 }  // namespace

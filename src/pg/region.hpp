@@ -3,7 +3,7 @@
 // backends and by the worker's main thread.
 #pragma once
 
-#include "shmem/layout.hpp"
+#include "shmem/region.hpp"
 
 namespace pgml::pg {
 

@@ -2,27 +2,23 @@
 
 #include <cstring>
 
-#include <boost/interprocess/sync/scoped_lock.hpp>
-
 namespace pgml::shm {
 
 namespace {
 
-using Guard = boost::interprocess::scoped_lock<boost::interprocess::interprocess_mutex>;
-
-bool same_key(const DeployedEntry& e, uint32_t db, uint32_t relid, std::string_view project) {
+bool same_key(const DeployedEntry& e, uint32_t db, uint32_t relid, std::string_view project) noexcept {
     return e.facts.db == db && e.facts.catalog_relid == relid && e.name_len == project.size() &&
            std::memcmp(e.name, project.data(), project.size()) == 0;
 }
 
 }  // namespace
 
-bool shareable(std::string_view project, uint32_t num_classes) {
+bool shareable(std::string_view project, uint32_t num_classes) noexcept {
     return project.size() <= static_cast<size_t>(kDeployedNameMax) && num_classes <= kDeployedClassesMax;
 }
 
 bool find_deployed(DeployedTable& t, uint32_t db, uint32_t catalog_relid, std::string_view project,
-                   DeployedFacts& out) {
+                   DeployedFacts& out) noexcept {
     if (!shareable(project, 0)) return false;
     Guard g(t.lock);
     const uint64_t epoch = current_epoch(t);
@@ -36,7 +32,7 @@ bool find_deployed(DeployedTable& t, uint32_t db, uint32_t catalog_relid, std::s
 }
 
 int64_t publish_deployed(DeployedTable& t, uint64_t seen_epoch, std::string_view project,
-                         const DeployedFacts& facts) {
+                         const DeployedFacts& facts) noexcept {
     if (!shareable(project, facts.num_classes)) return 0;
     Guard g(t.lock);
     const uint64_t epoch = current_epoch(t);

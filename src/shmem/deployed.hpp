@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include <boost/interprocess/sync/interprocess_mutex.hpp>
+#include "shmem/sync.hpp"
 
 namespace pgml::shm {
 
@@ -44,7 +44,7 @@ struct DeployedEntry {
 
 struct DeployedTable {
     std::atomic<uint64_t> epoch{1};
-    boost::interprocess::interprocess_mutex lock;  // guards the entries, held for a scan at most
+    Mutex lock;  // guards the entries, held for a scan at most
     uint32_t next_victim = 0;
     DeployedEntry entries[kDeployedEntries] = {};
 };
@@ -53,15 +53,15 @@ inline uint64_t current_epoch(const DeployedTable& t) { return t.epoch.load(std:
 // After a catalog change commits: every entry becomes stale.
 inline void bump_epoch(DeployedTable& t) { t.epoch.fetch_add(1, std::memory_order_acq_rel); }
 
-bool shareable(std::string_view project, uint32_t num_classes);
+bool shareable(std::string_view project, uint32_t num_classes) noexcept;
 // The current entry for (db, catalog_relid, project), copied to out.
 bool find_deployed(DeployedTable& t, uint32_t db, uint32_t catalog_relid, std::string_view project,
-                   DeployedFacts& out);
+                   DeployedFacts& out) noexcept;
 // Publishes what the catalog said, read after seeing epoch seen_epoch; does
 // nothing if the epoch has moved on since. Returns the model the project's
 // previous entry named, if it was another one (else 0): the one backend that
 // publishes a change is the one that tells the worker to free the old model.
 int64_t publish_deployed(DeployedTable& t, uint64_t seen_epoch, std::string_view project,
-                         const DeployedFacts& facts);
+                         const DeployedFacts& facts) noexcept;
 
 }  // namespace pgml::shm

@@ -1,13 +1,12 @@
-// pgml._fit: reads a relation, trains one model and scores it. The catalog
-// bookkeeping around it (projects, snapshots, models, deployment) is
-// PL/pgSQL in the extension script; this is the part that needs C++.
-#include <chrono>
+// pgml._fit: decodes pgml.train's arguments, has backend/ train one model
+// on the relation, and returns the model with what the catalog records of
+// it. The catalog bookkeeping around it (projects, snapshots, models,
+// deployment) is PL/pgSQL in the extension script.
 #include <cmath>
 #include <string>
 
-#include "core/train.hpp"
+#include "backend/training.hpp"
 #include "pg/guard.hpp"
-#include "pg/relation_reader.hpp"
 #include "sqlapi/hyperparams.hpp"
 
 extern "C" {
@@ -32,31 +31,8 @@ namespace pgml::sqlapi {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// Progress of a long training run: a NOTICE at most every few seconds (so
-// short runs stay quiet) and an interrupt check between units of work.
-class Progress {
-public:
-    Result<void> operator()(Phase phase, size_t done, size_t total) {
-        auto now = Clock::now();
-        bool report = now - last_ >= std::chrono::seconds(5);
-        if (report) last_ = now;
-        const char* what = phase == Phase::preparing ? "building training matrix from"
-                           : phase == Phase::boosting ? "boosting round"
-                                                      : "scoring test row";
-        return pg::call([&] {
-            CHECK_FOR_INTERRUPTS();
-            if (report)
-                ereport(NOTICE, (errmsg("pgml.train: %s %zu of %zu", what, done, total)));
-        });
-    }
-
-private:
-    Clock::time_point last_ = Clock::now();
-};
-
-Datum array_of_text(const std::vector<pg::Column>& cols, bool types) {
+// Plain C-style: may ereport.
+Datum array_of_text(const std::vector<backend::Column>& cols, bool types) {
     Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (cols.size() + 1)));
     for (size_t i = 0; i < cols.size(); ++i)
         elems[i] = CStringGetTextDatum(types ? cols[i].type.c_str() : cols[i].name.c_str());
@@ -66,15 +42,11 @@ Datum array_of_text(const std::vector<pg::Column>& cols, bool types) {
 
 Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* label,
                   const TrainSpec& spec) {
-    auto shape = pg::resolve_relation(relation, label);
-    if (!shape) return tl::unexpected(shape.error());
-
-    Dataset data(shape->features.size());
-    if (auto r = pg::read_relation(*shape, data); !r) return tl::unexpected(r.error());
-
-    Progress progress;
-    auto model = train(data, spec, std::ref(progress));
-    if (!model) return tl::unexpected(model.error());
+    auto trained = backend::train_on_relation(relation, label, spec);
+    if (!trained) return tl::unexpected(trained.error());
+    const TrainedModel* model = &trained->model;
+    const backend::RelationShape* shape = &trained->shape;
+    const size_t rows = trained->rows;
 
     const std::string metrics_json = metrics::to_json(model->metrics);
     Datum result = 0;
@@ -101,7 +73,7 @@ Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* lab
             values[4] = PointerGetDatum(construct_array(cls, static_cast<int>(model->classes.size()),
                                                         FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
         }
-        values[5] = Int64GetDatum(static_cast<int64>(data.rows()));
+        values[5] = Int64GetDatum(static_cast<int64>(rows));
         values[6] = Int64GetDatum(static_cast<int64>(model->train_rows));
         values[7] = Int64GetDatum(static_cast<int64>(model->test_rows));
         result = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));

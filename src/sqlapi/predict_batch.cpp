@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "backend/model_cache.hpp"
+#include "backend/model_ref.hpp"
 #include "pg/guard.hpp"
-#include "sqlapi/model_cache.hpp"
-#include "sqlapi/predict_args.hpp"
+#include "sqlapi/args.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -56,8 +57,8 @@ Matrix feature_matrix(FunctionCallInfo fcinfo) {
     return Matrix{reinterpret_cast<const float*>(ARR_DATA_PTR(a)), count, ndim == 2 ? ARR_DIMS(a)[1] : 0};
 }
 
-Result<void> check_shape(const CachedModel& m, const Matrix& x) {
-    if (x.width != 0) return check_width(m, x.width);
+Result<void> check_shape(const backend::CachedModel& m, const Matrix& x) {
+    if (x.width != 0) return backend::check_width(m, x.width);
     if (x.count % m.num_features == 0) return {};
     return fail(sqlstate::invalid_parameter,
                 "a flat features array must hold whole rows: model " + std::to_string(m.model_id) +
@@ -66,17 +67,17 @@ Result<void> check_shape(const CachedModel& m, const Matrix& x) {
                 "Pass rows x features as a two-dimensional array, for example array_agg(ARRAY[...]).");
 }
 
-Datum predict_batch(FunctionCallInfo fcinfo, By by) {
-    begin_predict();
-    ModelRef ref = model_ref(fcinfo, by);
+Datum predict_batch(FunctionCallInfo fcinfo, backend::By by) {
+    backend::begin_predict();
+    backend::ModelRef ref = model_ref(fcinfo, by);
     Matrix x = feature_matrix(fcinfo);
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
     auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     return pg::sql_entry([&]() -> Result<Datum> {
-        auto m = lookup(fcinfo, ref);
+        auto m = backend::lookup(fcinfo, ref);
         if (!m) return tl::unexpected(m.error());
         if (auto r = check_shape(**m, x); !r) return tl::unexpected(r.error());
-        auto booster = backend_booster(**m);
+        auto booster = backend::backend_booster(**m);
         if (!booster) return tl::unexpected(booster.error());
         const size_t width = (*m)->num_features;
         const size_t rows = width ? static_cast<size_t>(x.count) / width : 0;
@@ -105,9 +106,9 @@ Datum predict_batch(FunctionCallInfo fcinfo, By by) {
 
 // pgml.predict_batch(project text, features real[]) RETURNS SETOF real
 extern "C" Datum pgml_predict_batch(PG_FUNCTION_ARGS) {
-    return pgml::sqlapi::predict_batch(fcinfo, pgml::sqlapi::By::project);
+    return pgml::sqlapi::predict_batch(fcinfo, pgml::backend::By::project);
 }
 // pgml.predict_batch(model_id bigint, features real[]) RETURNS SETOF real
 extern "C" Datum pgml_predict_batch_model(PG_FUNCTION_ARGS) {
-    return pgml::sqlapi::predict_batch(fcinfo, pgml::sqlapi::By::model_id);
+    return pgml::sqlapi::predict_batch(fcinfo, pgml::backend::By::model_id);
 }

@@ -1,8 +1,8 @@
 // pgml.worker_stats() and pgml.worker_models(): what the serving worker is
 // doing, read from shared memory by any backend. Plain C-style code.
 #include "pg/region.hpp"
-#include "shmem/layout.hpp"
-#include "sqlapi/settings.hpp"
+#include "pg/settings.hpp"
+#include "shmem/region.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -19,14 +19,8 @@ PG_FUNCTION_INFO_V1(pgml_worker_models);
 
 namespace {
 
-// The rings' lock is Boost's, which reports failure by throwing; no
-// exception may leave this C++ file into Postgres.
 int32 depth_of(pgml::shm::Region* r, const pgml::shm::Ring& ring) noexcept {
-    try {
-        return static_cast<int32>(pgml::shm::depth(r, ring));
-    } catch (...) {
-        return -1;
-    }
+    return static_cast<int32>(pgml::shm::depth(r, ring));
 }
 
 TimestampTz from_unix_ns(uint64_t ns) {
@@ -71,7 +65,7 @@ extern "C" Datum pgml_worker_stats(PG_FUNCTION_ARGS) {
     n[1] = !running;
     v[2] = TimestampTzGetDatum(from_unix_ns(r->worker_started_ns.load()));
     n[2] = r->worker_started_ns.load() == 0;
-    v[3] = Int32GetDatum(pgml::sqlapi::worker_threads());
+    v[3] = Int32GetDatum(pgml::settings::worker_threads());
     v[4] = Int32GetDatum(static_cast<int32>(r->nslots));
     v[5] = Int64GetDatum(static_cast<int64>(requests));
     v[6] = Int64GetDatum(static_cast<int64>(batches));

@@ -3,49 +3,34 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <memory>
 #include <cstring>
+#include <memory>
+#include <stdexcept>
 #include <pthread.h>
+
+#include "core/xgb.hpp"
+#include "shmem/clock.hpp"
 
 namespace pgml::pool {
 
-namespace {
-
 using shm::Slot;
-
 using Request = Pool::Request;
 
+struct Pool::Buffers {
+    std::unique_ptr<uint32_t[]> indices;
+    std::unique_ptr<float[]> rows;
+    std::unique_ptr<double[]> values;
+    std::unique_ptr<float[]> proba;
+    std::vector<Request> reqs;
+};
+
+namespace {
 
 bool same_model(const Slot* a, const Slot* b) {
     return a->db == b->db && a->model_id == b->model_id && a->kind == b->kind;
 }
 
-void set_failed(Slot* s, const std::string& message) {
-    s->status = shm::FAILED;
-    size_t n = std::min(message.size(), sizeof s->message - 1);
-    std::memcpy(s->message, message.data(), n);
-    s->message[n] = '\0';
-}
-
 }  // namespace
-
-bool Pool::take(shm::Region* r, uint32_t index) {
-    Slot* s = shm::slot(r, index);
-    uint32_t expected = shm::QUEUED;
-    if (!s->state.compare_exchange_strong(expected, shm::TAKEN, std::memory_order_acq_rel)) {
-        shm::release(r, index);
-        return false;
-    }
-    // Echoed with the answer: the backend checks it is its own request's.
-    s->answered = s->generation;
-    return true;
-}
-
-void Pool::finish(shm::Region* r, uint32_t index) {
-    Slot* s = shm::slot(r, index);
-    shm::record_latency(r->stats, shm::steady_ns() - s->enqueued_ns);
-    if (!shm::answer(s)) shm::release(r, index);  // abandoned while we worked: ours to free
-}
 
 void Pool::start(int n) {
     // Threads inherit the creating thread's signal mask: block everything
@@ -61,25 +46,34 @@ void Pool::start(int n) {
     for (int i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
 }
 
-void Pool::stop() {
+void Pool::stop() noexcept {
     if (threads_.empty()) return;
     shm::stop_requests(region_);
-    for (auto& t : threads_) t.join();
+    for (auto& t : threads_) {
+        try {
+            t.join();
+        } catch (...) {
+            // Only a thread that is not joinable throws here; nothing to wait for.
+        }
+    }
     threads_.clear();
 }
 
 // Nothing may escape a pool thread (std::terminate would take the cluster
-// down): should anything throw (memory for the buffers, the semaphore),
-// the thread pauses and starts over. Requests it held are answered by the
-// CAS protocol's other side: a backend times out and abandons them.
-void Pool::run() {
+// down). run_loop throws only before it holds any request (its buffers);
+// then the thread pauses and starts over. A batch's own failures are
+// answered inside serve.
+void Pool::run() noexcept {
+    // XGBoost sizes its OpenMP teams by the calling thread's setting when
+    // a booster's own nthread does not say: one thread, always.
+    xgb::use_one_thread_here();
     for (;;) {
         try {
             run_loop();
             return;
         } catch (...) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            if (region_->stopping) return;
+            if (__atomic_load_n(&region_->stopping, __ATOMIC_RELAXED)) return;
         }
     }
 }
@@ -88,12 +82,12 @@ void Pool::run_loop() {
     // Sized for the largest batch but left uninitialized: only the pages a
     // batch uses ever become resident.
     const size_t cells = static_cast<size_t>(kMaxBatchLimit) * region_->max_features;
-    std::unique_ptr<uint32_t[]> indices(new uint32_t[kMaxBatchLimit]);
-    std::unique_ptr<float[]> rows(new float[cells]);
-    std::unique_ptr<double[]> values(new double[kMaxBatchLimit]);
-    std::unique_ptr<float[]> proba(new float[cells]);
-    std::vector<Request> reqs;
-    reqs.reserve(kMaxBatchLimit);
+    Buffers b;
+    b.indices.reset(new uint32_t[kMaxBatchLimit]);
+    b.rows.reset(new float[cells]);
+    b.values.reset(new double[kMaxBatchLimit]);
+    b.proba.reset(new float[cells]);
+    b.reqs.reserve(kMaxBatchLimit);
     uint32_t last = 1;  // requests in this thread's last batch
     for (;;) {
         uint32_t limit = std::clamp<uint32_t>(max_batch.load(std::memory_order_relaxed), 1, kMaxBatchLimit);
@@ -102,36 +96,59 @@ void Pool::run_loop() {
         // Only after a batch of one: requests that come together mean
         // several backends are busy, and they need the CPUs more.
         uint64_t spin_ns = static_cast<uint64_t>(spin_us.load(std::memory_order_relaxed)) * 1000;
-        uint32_t n = spin_ns && last <= 1 ? shm::spin_for_requests(region_, indices.get(), limit, spin_ns) : 0;
-        if (n == 0) n = shm::take_requests(region_, indices.get(), limit);
+        uint32_t n = spin_ns && last <= 1 ? shm::spin_for_requests(region_, b.indices.get(), limit, spin_ns) : 0;
+        if (n == 0) n = shm::take_requests(region_, b.indices.get(), limit);
         if (n == 0) return;  // stopping
         // Optionally give the batch a moment to fill.
         uint32_t wait_us = max_wait_us.load(std::memory_order_relaxed);
         if (wait_us > 0 && n < limit) {
             uint64_t deadline = shm::steady_ns() + static_cast<uint64_t>(wait_us) * 1000;
             while (n < limit && shm::steady_ns() < deadline) {
-                uint32_t more = shm::poll_requests(region_, indices.get() + n, limit - n);
+                uint32_t more = shm::poll_requests(region_, b.indices.get() + n, limit - n);
                 if (more == 0) std::this_thread::yield();
                 n += more;
             }
         }
-        serve(indices.get(), n, reqs, rows.get(), values.get(), proba.get());
+        serve(b.indices.get(), n, b);
         last = n;
     }
 }
 
-void Pool::serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, float* rows,
-                 double* values, float* proba) {
-    // Claim each request; one abandoned before we got to it is ours to free.
-    reqs.clear();
+// Every request popped here is finished before this returns, whatever
+// score() throws: taking cannot fail, and what scoring left unfinished is
+// answered FAILED. Otherwise its slot would stay TAKEN for good once the
+// backend gave up, and each such fault would shrink the slot pool.
+void Pool::serve(const uint32_t* indices, uint32_t n, Buffers& b) noexcept {
+    // Claim each request; one abandoned before we got to it is freed by take.
+    b.reqs.clear();  // reserved for kMaxBatchLimit: push_back never allocates
     for (uint32_t i = 0; i < n; ++i)
-        if (take(region_, indices[i])) reqs.push_back({indices[i], shm::slot(region_, indices[i])});
+        if (shm::take(region_, indices[i])) b.reqs.push_back({indices[i], shm::slot(region_, indices[i]), false});
+    try {
+        score(b);
+    } catch (const std::exception& e) {
+        failed_batches.fetch_add(1, std::memory_order_relaxed);
+        for (Request& q : b.reqs)
+            if (!q.finished) shm::set_failed(q.slot, e.what());
+    } catch (...) {
+        failed_batches.fetch_add(1, std::memory_order_relaxed);
+        for (Request& q : b.reqs)
+            if (!q.finished) shm::set_failed(q.slot, "unexpected C++ exception in a scoring thread");
+    }
+    for (Request& q : b.reqs)
+        if (!q.finished) {
+            q.finished = true;
+            shm::finish(region_, q.index);
+        }
+}
+
+void Pool::score(Buffers& b) {
+    auto& reqs = b.reqs;
     // Requests for one model side by side, scored together (std::sort does
     // not allocate; the order within a model does not matter).
-    if (reqs.size() > 1) std::sort(reqs.begin(), reqs.end(), [](const Request& a, const Request& b) {
-        if (a.slot->db != b.slot->db) return a.slot->db < b.slot->db;
-        if (a.slot->model_id != b.slot->model_id) return a.slot->model_id < b.slot->model_id;
-        return a.slot->kind < b.slot->kind;
+    if (reqs.size() > 1) std::sort(reqs.begin(), reqs.end(), [](const Request& x, const Request& y) {
+        if (x.slot->db != y.slot->db) return x.slot->db < y.slot->db;
+        if (x.slot->model_id != y.slot->model_id) return x.slot->model_id < y.slot->model_id;
+        return x.slot->kind < y.slot->kind;
     });
 
     auto& stats = region_->stats;
@@ -142,19 +159,20 @@ void Pool::serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, floa
         while (end < reqs.size() && same_model(reqs[begin].slot, reqs[end].slot)) ++end;
         const size_t count = end - begin;
         Slot* first = reqs[begin].slot;
+        if (fault.load(std::memory_order_relaxed) & fault_score)
+            throw std::runtime_error("injected fault: a scoring thread failed mid-batch");
 
         Lease lease = registry_.find(ModelKey{first->db, first->model_id});
         const Model* model = lease.model.get();
-        bool ok = true;
         if (!model) {
             for (size_t i = begin; i < end; ++i) reqs[i].slot->status = shm::NEED_MODEL;
-            ok = false;
         } else {
             const size_t nf = model->num_features();
+            bool ok = true;
             // A row of the wrong width never reaches XGBoost.
             for (size_t i = begin; i < end; ++i)
                 if (reqs[i].slot->nfeatures != nf) {
-                    set_failed(reqs[i].slot, "wrong number of features for the worker's model");
+                    shm::set_failed(reqs[i].slot, "wrong number of features for the worker's model");
                     ok = false;
                 }
             if (ok) {
@@ -163,44 +181,41 @@ void Pool::serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, floa
                 const float* block = first->data;
                 if (count > 1) {
                     for (size_t i = 0; i < count; ++i)
-                        std::memcpy(&rows[i * nf], reqs[begin + i].slot->data, nf * sizeof(float));
-                    block = rows;
+                        std::memcpy(&b.rows[i * nf], reqs[begin + i].slot->data, nf * sizeof(float));
+                    block = b.rows.get();
                 }
+                const size_t k = model->num_classes();
                 Result<void> r;
-                if (first->kind == shm::PREDICT) {
-                    r = model->predict_batch(block, count, values);
-                } else {
-                    const size_t k = model->num_classes();
-                    if (k > width)
-                        r = fail(sqlstate::limit_exceeded, "more classes than pgml_worker.max_features");
-                    else
-                        r = model->predict_proba_batch(block, count, proba);
-                }
-                if (!r) {
-                    for (size_t i = begin; i < end; ++i) set_failed(reqs[i].slot, r.error().message);
-                } else {
-                    for (size_t i = 0; i < count; ++i) {
-                        Slot* s = reqs[begin + i].slot;
+                if (first->kind == shm::PREDICT)
+                    r = model->predict_batch(block, count, b.values.get());
+                else if (k > width)
+                    r = fail(sqlstate::limit_exceeded, "more classes than pgml_worker.max_features");
+                else
+                    r = model->predict_proba_batch(block, count, b.proba.get());
+                for (size_t i = 0; i < count; ++i) {
+                    Slot* s = reqs[begin + i].slot;
+                    if (!r) {
+                        shm::set_failed(s, r.error().message.c_str());
+                    } else if (first->kind == shm::PREDICT) {
                         s->status = shm::OK;
-                        if (first->kind == shm::PREDICT) {
-                            s->value = values[i];
-                            s->nresult = 1;
-                        } else {
-                            const size_t k = model->num_classes();
-                            std::memcpy(s->data, &proba[i * k], k * sizeof(float));
-                            s->nresult = static_cast<uint32_t>(k);
-                        }
+                        s->value = b.values[i];
+                        s->nresult = 1;
+                    } else {
+                        s->status = shm::OK;
+                        std::memcpy(s->data, &b.proba[i * k], k * sizeof(float));
+                        s->nresult = static_cast<uint32_t>(k);
                     }
                 }
                 if (lease.stat) lease.stat->requests.fetch_add(count, std::memory_order_relaxed);
             }
         }
-        stats.batches.fetch_add(1, std::memory_order_relaxed);
-        stats.batched_rows.fetch_add(count, std::memory_order_relaxed);
-        uint64_t seen = stats.max_batch.load(std::memory_order_relaxed);
-        while (count > seen && !stats.max_batch.compare_exchange_weak(seen, count)) {
+        shm::record_batch(stats, count);
+        const uint64_t now = shm::steady_ns();
+        for (size_t i = begin; i < end; ++i) {
+            shm::record_latency(stats, now - reqs[i].slot->enqueued_ns);
+            reqs[i].finished = true;
+            shm::finish(region_, reqs[i].index);
         }
-        for (size_t i = begin; i < end; ++i) finish(region_, reqs[i].index);
         begin = end;
     }
 }

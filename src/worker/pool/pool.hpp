@@ -4,8 +4,8 @@
 //
 // Pure C++, and the threads never call Postgres (DESIGN.md invariant 2): a
 // backend waiting for its answer is woken through a futex on its slot's
-// state word. The threads are created with every signal blocked, so
-// Postgres' signal handlers only ever run on the main thread.
+// state word. The threads are created with every signal blocked, so every
+// signal sent to the worker is handled by its main thread.
 #pragma once
 
 #include <atomic>
@@ -13,12 +13,20 @@
 #include <thread>
 #include <vector>
 
-#include "shmem/layout.hpp"
+#include "shmem/region.hpp"
 #include "worker/pool/registry.hpp"
 
 namespace pgml::pool {
 
 inline constexpr uint32_t kMaxBatchLimit = 4096;
+
+// Faults the tests inject (pgml_worker.inject_fault), to show that every
+// slot comes back whatever fails.
+enum Fault : uint32_t {
+    no_fault = 0,
+    fault_score = 1,  // a scoring thread throws in the middle of a batch
+    fault_load = 2,   // the main thread throws while it loads a model
+};
 
 class Pool {
 public:
@@ -28,32 +36,30 @@ public:
     // Starts n threads with all signals blocked.
     void start(int n);
     // Makes the threads finish what they hold and return; joins them.
-    void stop();
+    void stop() noexcept;
 
     // Changed on configuration reload; read by the threads per batch.
     std::atomic<uint32_t> max_batch{64};
     std::atomic<uint32_t> max_wait_us{0};
     std::atomic<uint32_t> spin_us{200};
-
-    // Marks a TAKEN slot answered and wakes its backend, or frees it if
-    // the backend abandoned it meanwhile.
-    static void finish(shm::Region* r, uint32_t index);
+    std::atomic<uint32_t> fault{no_fault};
+    // Batches that failed with an exception (each of their requests was
+    // answered FAILED).
+    std::atomic<uint64_t> failed_batches{0};
 
     struct Request {
         uint32_t index;
         shm::Slot* slot;
+        bool finished;
     };
 
-    // Takes a QUEUED slot (QUEUED -> TAKEN) and notes the generation taken;
-    // false (and the slot freed) if its backend abandoned it.
-    static bool take(shm::Region* r, uint32_t index);
-
 private:
-    void run();
+    void run() noexcept;
     void run_loop();
     // Buffers are per thread, sized once: no allocation per batch.
-    void serve(uint32_t* indices, uint32_t n, std::vector<Request>& reqs, float* rows,
-               double* values, float* proba);
+    struct Buffers;
+    void serve(const uint32_t* indices, uint32_t n, Buffers& b) noexcept;
+    void score(Buffers& b);
 
     shm::Region* region_;
     Registry& registry_;

@@ -4,18 +4,20 @@
 #include <mutex>
 #include <string>
 
+#include "shmem/clock.hpp"
+
 namespace pgml::pool {
 
 Registry::Registry(shm::Region* region) : region_(region) {
-    // A new worker holds no model yet; entries still listed were left by a
-    // worker that exited on a FATAL, which skips its registry's destructor.
+    // Entries still listed were left by a worker that exited on a FATAL,
+    // which skips its registry's destructor.
     shm::ModelStat* table = shm::model_stats(region_);
     for (uint32_t i = 0; i < region_->max_models; ++i)
         if (table[i].in_use.load(std::memory_order_relaxed) != 0) shm::clear_model_stat(table[i]);
 }
 
 Registry::~Registry() {
-    std::unique_lock lock(mu_);
+    // No lock: taking one may throw, and no thread but ours is left.
     while (!models_.empty()) erase_locked(models_.begin());
 }
 
@@ -32,9 +34,8 @@ bool Registry::contains(const ModelKey& key) {
     return models_.count(key) != 0;
 }
 
-void Registry::erase_locked(
-    std::unordered_map<ModelKey, std::unique_ptr<Entry>, ModelKeyHash>::iterator it) {
-    bytes_.fetch_sub(it->second->bytes, std::memory_order_relaxed);
+void Registry::erase_locked(Map::iterator it) noexcept {
+    bytes_ -= it->second->bytes;
     if (it->second->stat) shm::clear_model_stat(*it->second->stat);
     models_.erase(it);
 }
@@ -52,11 +53,12 @@ Result<void> Registry::insert(const ModelKey& key, Model&& model, uint64_t bytes
     auto entry = std::make_unique<Entry>();
     entry->model = std::make_shared<const Model>(std::move(model));
     entry->bytes = bytes;
+    entry->stat = nullptr;
     entry->last_used.store(shm::steady_ns(), std::memory_order_relaxed);
 
     std::unique_lock lock(mu_);
     if (auto it = models_.find(key); it != models_.end()) erase_locked(it);
-    while (!models_.empty() && bytes_.load(std::memory_order_relaxed) + bytes > limit) {
+    while (!models_.empty() && bytes_ + bytes > limit) {
         auto oldest = models_.begin();
         for (auto it = models_.begin(); it != models_.end(); ++it)
             if (it->second->last_used.load(std::memory_order_relaxed) <
@@ -64,18 +66,19 @@ Result<void> Registry::insert(const ModelKey& key, Model&& model, uint64_t bytes
                 oldest = it;
         erase_locked(oldest);
     }
+    // The one step that may throw (its node's memory), before anything
+    // else changes.
+    Entry& e = *models_.emplace(key, std::move(entry)).first->second;
+    bytes_ += bytes;
     // A free entry of the shared table (this thread is its only writer);
     // when it is full the model still serves, it is only not listed.
-    entry->stat = nullptr;
     shm::ModelStat* table = shm::model_stats(region_);
     for (uint32_t i = 0; i < region_->max_models; ++i)
         if (table[i].in_use.load(std::memory_order_relaxed) == 0) {
             shm::set_model_stat(table[i], key.db, key.id, bytes);
-            entry->stat = &table[i];
+            e.stat = &table[i];
             break;
         }
-    bytes_.fetch_add(bytes, std::memory_order_relaxed);
-    models_.emplace(key, std::move(entry));
     return {};
 }
 

@@ -13,7 +13,8 @@
 
 #include "core/error.hpp"
 #include "core/model.hpp"
-#include "shmem/layout.hpp"
+#include "shmem/model_table.hpp"
+#include "shmem/region.hpp"
 
 namespace pgml::pool {
 
@@ -38,7 +39,9 @@ struct Lease {
 
 class Registry {
 public:
+    // Clears the shared model table: a new worker holds no model yet.
     explicit Registry(shm::Region* region);
+    // Only once no pool thread runs.
     ~Registry();
 
     Lease find(const ModelKey& key);
@@ -47,13 +50,13 @@ public:
     // checked before it is parsed, and again by insert.
     static Result<void> fits(const ModelKey& key, uint64_t bytes, uint64_t limit_bytes);
     // Adds a model of `bytes`, evicting the least recently used models to
-    // stay within limit_bytes.
+    // stay within limit_bytes. Should it throw (memory), the registry and
+    // the shared table are as before, but for models it evicted.
     Result<void> insert(const ModelKey& key, Model&& model, uint64_t bytes, uint64_t limit_bytes);
     void retire(const ModelKey& key);
     // Frees the models last used before `before_ns` (steady clock); returns
     // how many.
     size_t evict_unused_since(uint64_t before_ns);
-    uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
 
 private:
     struct Entry {
@@ -62,12 +65,13 @@ private:
         std::atomic<uint64_t> last_used;
         shm::ModelStat* stat;
     };
-    void erase_locked(std::unordered_map<ModelKey, std::unique_ptr<Entry>, ModelKeyHash>::iterator it);
+    using Map = std::unordered_map<ModelKey, std::unique_ptr<Entry>, ModelKeyHash>;
+    void erase_locked(Map::iterator it) noexcept;
 
     shm::Region* region_;
     std::shared_mutex mu_;
-    std::unordered_map<ModelKey, std::unique_ptr<Entry>, ModelKeyHash> models_;
-    std::atomic<uint64_t> bytes_{0};
+    Map models_;
+    uint64_t bytes_ = 0;  // under mu_
 };
 
 }  // namespace pgml::pool

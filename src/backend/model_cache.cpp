@@ -1,4 +1,4 @@
-#include "sqlapi/model_cache.hpp"
+#include "backend/model_cache.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -6,11 +6,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backend/worker_client.hpp"
 #include "pg/guard.hpp"
 #include "pg/region.hpp"
-#include "shmem/layout.hpp"
-#include "sqlapi/settings.hpp"
-#include "sqlapi/worker_client.hpp"
+#include "shmem/region.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -28,11 +27,9 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "miscadmin.h"
-
-PG_FUNCTION_INFO_V1(pgml_catalog_changed);
 }
 
-namespace pgml::sqlapi {
+namespace pgml::backend {
 
 namespace {
 
@@ -87,7 +84,7 @@ void drop_if_stale(Cache& c) {
     ++c.epoch;
 }
 
-// One row of the catalog, copied out of SPI memory.
+// One row of the catalog.
 struct CatalogModel {
     bool project_exists = false;
     bool deployed = false;
@@ -118,8 +115,20 @@ struct Key {
     int64_t id;
 };
 
+// The row as read inside SPI: plain C, so nothing there has a destructor or
+// allocates outside Postgres between SPI_connect and SPI_finish.
+struct CatalogRow {
+    bool project_exists;
+    bool deployed;
+    int64_t model_id;
+    bool classification;
+    uint32_t num_features;
+    double* classes;  // in the caller's memory context (SPI_palloc)
+    int nclasses;
+};
+
 Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_relid) {
-    CatalogModel out;
+    CatalogRow out{};
     auto r = pg::call([&] {
         Oid argtype = key.name ? TEXTOID : INT8OID;
         Datum arg = key.name ? PointerGetDatum(cstring_to_text_with_len(key.name, key.name_len))
@@ -154,8 +163,9 @@ Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_r
                     if (ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
                         elog(ERROR, "pgml.models.classes of model %lld is malformed",
                              static_cast<long long>(out.model_id));
-                    const double* v = reinterpret_cast<const double*>(ARR_DATA_PTR(a));
-                    out.classes.assign(v, v + n);
+                    out.classes = static_cast<double*>(SPI_palloc(sizeof(double) * (n + 1)));
+                    memcpy(out.classes, ARR_DATA_PTR(a), sizeof(double) * n);
+                    out.nclasses = n;
                 }
                 out.num_features = static_cast<uint32_t>(DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull)));
             }
@@ -163,7 +173,17 @@ Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_r
         SPI_finish();
     });
     if (!r) return tl::unexpected(r.error());
-    return out;
+    CatalogModel m;
+    m.project_exists = out.project_exists;
+    m.deployed = out.deployed;
+    m.model_id = out.model_id;
+    m.classification = out.classification;
+    m.num_features = out.num_features;
+    if (out.classes) {
+        m.classes.assign(out.classes, out.classes + out.nclasses);
+        pfree(out.classes);  // cannot fail
+    }
+    return m;
 }
 
 std::shared_ptr<CachedModel> entry_of(CatalogModel&& row) {
@@ -177,18 +197,20 @@ std::shared_ptr<CachedModel> entry_of(CatalogModel&& row) {
 // to bump the epoch after (deployments arrive by replay), so there each
 // backend reads the catalog itself; so does a transaction that changed the
 // catalog, until it commits.
-shm::DeployedTable* shared_table() {
+Result<shm::DeployedTable*> shared_table() {
     shm::Region* r = pg::region();
-    if (bump_at_commit) return nullptr;
+    if (!r || bump_at_commit) return nullptr;
     bool recovering = true;
-    if (r && pg::call([&] { recovering = RecoveryInProgress(); })) return recovering ? nullptr : &r->deployed;
-    return nullptr;
+    if (auto c = pg::call([&] { recovering = RecoveryInProgress(); }); !c) return tl::unexpected(c.error());
+    return recovering ? nullptr : &r->deployed;
 }
 
 // A project's deployed model: copied from the shared table, or read from
 // the catalog and then published there.
 Result<CatalogModel> shared_or_fetch(Cache& c, const std::string& project) {
-    shm::DeployedTable* table = shared_table();
+    auto found_table = shared_table();
+    if (!found_table) return tl::unexpected(found_table.error());
+    shm::DeployedTable* table = *found_table;
     if (!table) return fetch(kDeployedQuery, Key{project.data(), static_cast<int>(project.size()), 0}, c.deployments_relid);
     // Entries carry the Oid of pgml.deployments: one left over from a dropped
     // and re-created extension (whose model ids start again) never matches.
@@ -250,10 +272,10 @@ Result<CachedModel*> lookup_project(Cache& c, const char* name, int len) {
     auto row = shared_or_fetch(c, key);
     if (!row) return tl::unexpected(row.error());
     if (!row->project_exists)
-        return fail("42704", "project \"" + key + "\" does not exist",
+        return fail(sqlstate::undefined_object, "project \"" + key + "\" does not exist",
                     "Create it with pgml.train() or pgml.import_model().");
     if (!row->deployed)
-        return fail("55000", "project \"" + key + "\" has no deployed model",
+        return fail(sqlstate::not_in_prerequisite_state, "project \"" + key + "\" has no deployed model",
                     "Deploy one with pgml.deploy().");
     // A model deployed for one project may already be cached by id.
     std::shared_ptr<CachedModel> entry;
@@ -306,7 +328,7 @@ Result<CachedModel*> model_by_id(int64_t model_id) {
     auto row = fetch(kModelQuery, Key{nullptr, 0, model_id}, c.deployments_relid);
     if (!row) return tl::unexpected(row.error());
     if (!row->project_exists)
-        return fail("42704", "model " + std::to_string(model_id) + " does not exist");
+        return fail(sqlstate::undefined_object, "model " + std::to_string(model_id) + " does not exist");
     return c.by_id.emplace(model_id, entry_of(std::move(*row))).first->second.get();
 }
 
@@ -372,26 +394,26 @@ void on_xact_event(XactEvent event, void*) {
     }
 }
 
-}  // namespace
-
-void register_cache_invalidation() {
+// Registered on a process's first prediction or catalog change, the two
+// ways in before the cache holds anything or a change must be published.
+void register_callbacks_once() {
+    static bool registered = false;
+    if (registered) return;
     CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
     RegisterXactCallback(on_xact_event, nullptr);
+    registered = true;
 }
 
-void catalog_changed() { bump_at_commit = true; }
+}  // namespace
 
-void begin_predict() { sync_with_catalog(cache()); }
-
-}  // namespace pgml::sqlapi
-
-// Statement trigger on pgml.deployments and pgml.models: queue an
-// invalidation that Postgres sends to every backend when this commits.
-extern "C" Datum pgml_catalog_changed(PG_FUNCTION_ARGS) {
-    if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "pgml._catalog_changed must be called as a trigger");
-    auto* trig = reinterpret_cast<TriggerData*>(fcinfo->context);
-    Oid deployments = get_relname_relid("deployments", RelationGetNamespace(trig->tg_relation));
-    if (OidIsValid(deployments)) CacheInvalidateRelcacheByRelid(deployments);
-    pgml::sqlapi::catalog_changed();
-    return PointerGetDatum(nullptr);
+void catalog_changed() {
+    register_callbacks_once();
+    bump_at_commit = true;
 }
+
+void begin_predict() {
+    register_callbacks_once();
+    sync_with_catalog(cache());
+}
+
+}  // namespace pgml::backend

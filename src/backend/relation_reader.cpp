@@ -1,4 +1,4 @@
-#include "pg/relation_reader.hpp"
+#include "backend/relation_reader.hpp"
 
 #include "pg/guard.hpp"
 
@@ -23,7 +23,7 @@ extern "C" {
 
 #include <cmath>
 
-namespace pgml::pg {
+namespace pgml::backend {
 
 namespace {
 
@@ -111,9 +111,23 @@ void receiver_destroy(DestReceiver*) {}
 
 }  // namespace
 
+// What resolve_relation reads while the relation is open: plain C in
+// palloc'd memory, so that no C++ object is built (and none can throw)
+// between relation_open and relation_close.
+struct RawShape {
+    const char* qualified_name;
+    const char* select_sql;
+    int natts;                 // feature columns
+    const char** names;        // [natts]
+    const char** type_names;   // [natts]
+    Oid* types;                // [natts], base types
+    const char* label_type_name;
+    Oid label_type;
+};
+
 Result<RelationShape> resolve_relation(const char* relation_name, const char* label_name) {
-    RelationShape shape;
-    auto r = call([&] {
+    RawShape raw{};
+    auto r = pg::call([&] {
         List* names = stringToQualifiedNameList(relation_name);
         RangeVar* rv = makeRangeVarFromNameList(names);
         Oid relid = RangeVarGetRelid(rv, AccessShareLock, false);
@@ -124,14 +138,20 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
             relkind == RELKIND_TOASTVALUE)
             ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
                             errmsg("\"%s\" is not a table or view", relation_name)));
-        shape.qualified_name = quote_qualified_identifier(
+        raw.qualified_name = quote_qualified_identifier(
             get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
         TupleDesc desc = RelationGetDescr(rel);
+        raw.names = static_cast<const char**>(palloc(sizeof(char*) * (desc->natts + 1)));
+        raw.type_names = static_cast<const char**>(palloc(sizeof(char*) * (desc->natts + 1)));
+        raw.types = static_cast<Oid*>(palloc(sizeof(Oid) * (desc->natts + 1)));
         bool found_label = false;
+        StringInfoData sql;
+        initStringInfo(&sql);
+        appendStringInfo(&sql, "SELECT %s", quote_identifier(label_name));
         for (int i = 0; i < desc->natts; ++i) {
             Form_pg_attribute att = TupleDescAttr(desc, i);
             if (att->attisdropped) continue;
-            const char* name = NameStr(att->attname);
+            const char* name = pstrdup(NameStr(att->attname));
             Oid base = getBaseType(att->atttypid);
             const char* type_name = format_type_be(att->atttypid);
             bool is_label = strcmp(name, label_name) == 0;
@@ -147,38 +167,44 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
                                  "casts or leaves out the others.")));
             if (is_label) {
                 found_label = true;
-                shape.label = Column{name, type_name};
-                shape.label_type = base;
+                raw.label_type_name = type_name;
+                raw.label_type = base;
             } else {
-                shape.features.push_back(Column{name, type_name});
-                shape.feature_types.push_back(base);
+                raw.names[raw.natts] = name;
+                raw.type_names[raw.natts] = type_name;
+                raw.types[raw.natts] = base;
+                ++raw.natts;
+                appendStringInfo(&sql, ", %s", quote_identifier(name));
             }
         }
         if (!found_label)
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
                             errmsg("column \"%s\" does not exist in %s", label_name, relation_name),
                             errhint("y_column_name is the label column's name, case-sensitive.")));
-        if (shape.features.empty())
+        if (raw.natts == 0)
             ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                             errmsg("%s has no feature columns besides the label", relation_name)));
-        StringInfoData sql;
-        initStringInfo(&sql);
-        appendStringInfo(&sql, "SELECT %s", quote_identifier(label_name));
-        for (int i = 0; i < desc->natts; ++i) {
-            Form_pg_attribute att = TupleDescAttr(desc, i);
-            if (!att->attisdropped && strcmp(NameStr(att->attname), label_name) != 0)
-                appendStringInfo(&sql, ", %s", quote_identifier(NameStr(att->attname)));
-        }
-        appendStringInfo(&sql, " FROM %s", shape.qualified_name.c_str());
+        appendStringInfo(&sql, " FROM %s", raw.qualified_name);
         relation_close(rel, NoLock);
-        shape.select_sql = sql.data;
+        raw.select_sql = sql.data;
     });
     if (!r) return tl::unexpected(r.error());
+    // The lock taken above (held to the end of the transaction) keeps these
+    // names valid until the relation is read.
+    RelationShape shape;
+    shape.qualified_name = raw.qualified_name;
+    shape.label = Column{label_name, raw.label_type_name};
+    shape.label_type = raw.label_type;
+    for (int i = 0; i < raw.natts; ++i) {
+        shape.features.push_back(Column{raw.names[i], raw.type_names[i]});
+        shape.feature_types.push_back(raw.types[i]);
+    }
+    shape.select_sql = raw.select_sql;
     return shape;
 }
 
 Result<void> read_relation(const RelationShape& shape, Dataset& data) {
-    return call([&] {
+    return pg::call([&] {
         DatasetReceiver receiver{};
         receiver.pub.receiveSlot = receive_slot;
         receiver.pub.rStartup = receiver_startup;
@@ -205,4 +231,4 @@ Result<void> read_relation(const RelationShape& shape, Dataset& data) {
     });
 }
 
-}  // namespace pgml::pg
+}  // namespace pgml::backend

@@ -1,23 +1,14 @@
-// Library entry: module magic, settings, shared memory and the background
-// worker. _PG_init may run in the postmaster (shared_preload_libraries): it
-// must not call XGBoost there (DESIGN.md invariant 8), only register things.
+#include "pg/settings.hpp"
+
+#include <climits>
 #include <thread>
 
-#include "pg/region.hpp"
-#include "sqlapi/model_cache.hpp"
-#include "sqlapi/settings.hpp"
-
 extern "C" {
-#include "miscadmin.h"
-#include "postmaster/bgworker.h"
+#include "postgres.h"
 #include "utils/guc.h"
-
-PG_MODULE_MAGIC;
-
-void _PG_init(void);
 }
 
-namespace pgml::sqlapi {
+namespace pgml::settings {
 
 int predict_path = static_cast<int>(PredictPath::worker);
 int timeout_ms = 5000;
@@ -31,6 +22,7 @@ int model_memory_kb = 1024 * 1024;
 int spin_us = 200;
 int model_idle_s = 3600;
 int wait_spin_us = 0;
+int inject_fault = static_cast<int>(InjectFault::none);
 
 int worker_threads() {
     if (threads > 0) return threads;
@@ -47,7 +39,16 @@ const struct config_enum_entry predict_path_options[] = {
     {nullptr, 0, false},
 };
 
-void define_settings() {
+const struct config_enum_entry inject_fault_options[] = {
+    {"none", static_cast<int>(InjectFault::none), false},
+    {"score", static_cast<int>(InjectFault::score), false},
+    {"load", static_cast<int>(InjectFault::load), false},
+    {nullptr, 0, false},
+};
+
+}  // namespace
+
+void define() {
     DefineCustomEnumVariable(
         "pgml_worker.predict_path", "Where pgml.predict scores a row.",
         "worker: the serving background worker (shared models, batching); backend: this "
@@ -86,11 +87,15 @@ void define_settings() {
         "Frees models of dropped databases, projects and extensions; a model asked for again is "
         "handed over again. 0 keeps models until evicted by model_memory.",
         &model_idle_s, 3600, 0, INT_MAX / 1000, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+    DefineCustomEnumVariable(
+        "pgml_worker.debug_inject_fault", "Makes the serving worker fail on purpose (for tests).",
+        "score: every scoring thread throws in the middle of each batch; load: the worker throws "
+        "while it loads each model. Requests so hit fail; every slot must still come back.",
+        &inject_fault, static_cast<int>(InjectFault::none), inject_fault_options, PGC_SIGHUP,
+        GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 }
 
-// Settings fixed at server start; Postgres allows defining them only while
-// preloading (and they size nothing otherwise).
-void define_server_start_settings() {
+void define_server_start() {
     DefineCustomIntVariable(
         "pgml_worker.threads", "Scoring threads of the serving worker (0: one per CPU).", nullptr,
         &threads, 0, 0, 256, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
@@ -107,40 +112,4 @@ void define_server_start_settings() {
         1, 100000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 }
 
-void register_worker() {
-    BackgroundWorker w{};
-    // A "connection" to no particular database (as the logical replication
-    // launcher has) puts the worker in the proc array: it shows in
-    // pg_stat_activity and pg_terminate_backend() can stop it.
-    w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    // On a hot standby too: it reads no catalog, only shared memory.
-    w.bgw_start_time = BgWorkerStart_ConsistentState;
-    w.bgw_restart_time = 1;
-    snprintf(w.bgw_library_name, BGW_MAXLEN, "pgml_worker");
-    snprintf(w.bgw_function_name, BGW_MAXLEN, "pgml_worker_main");
-    snprintf(w.bgw_name, BGW_MAXLEN, "pgml_worker");
-    snprintf(w.bgw_type, BGW_MAXLEN, "pgml_worker");
-    RegisterBackgroundWorker(&w);
-}
-
-}  // namespace
-
-}  // namespace pgml::sqlapi
-
-void _PG_init(void) {
-    using namespace pgml::sqlapi;
-    define_settings();
-    register_cache_invalidation();
-    if (process_shared_preload_libraries_in_progress) {
-        define_server_start_settings();
-        pgml::pg::install_region_hooks();
-        register_worker();
-    } else {
-        ereport(WARNING,
-                (errmsg("pgml_worker is not in shared_preload_libraries: the serving worker is "
-                        "not running"),
-                 errhint("Predictions need pgml_worker.predict_path = 'backend' (or 'auto'). Add "
-                         "pgml_worker to shared_preload_libraries and restart for the worker.")));
-    }
-    MarkGUCPrefixReserved("pgml_worker");
-}
+}  // namespace pgml::settings

@@ -26,7 +26,7 @@ extern "C" {
 #include "fmgr.h"
 }
 
-namespace pgml::sqlapi {
+namespace pgml::backend {
 
 // What a backend knows of a model: the catalog's facts, and on the backend
 // path its own loaded booster. The worker path never loads one here.
@@ -50,15 +50,13 @@ Result<const Model*> backend_booster(CachedModel& m);
 // memory context. Plain C-style: may ereport; call through pg::call.
 bytea* fetch_model_data(int64_t model_id);
 
-// Called first by every predict function, before any C++ object exists:
-// makes sure deployments committed since the last statement are seen.
+// Called first by every predict function, before any C++ object exists
+// (plain C: may ereport): makes sure deployments committed since the last
+// statement are seen.
 void begin_predict();
 
-// Registered once per process from _PG_init.
-void register_cache_invalidation();
-
-// Called by the catalog trigger: when this transaction commits, entries of
-// the shared deployed-model table go stale.
+// Called by the catalog trigger (plain C: may ereport): when this
+// transaction commits, entries of the shared deployed-model table go stale.
 void catalog_changed();
 
-}  // namespace pgml::sqlapi
+}  // namespace pgml::backend

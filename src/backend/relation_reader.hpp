@@ -8,7 +8,7 @@
 #include "core/dataset.hpp"
 #include "core/error.hpp"
 
-namespace pgml::pg {
+namespace pgml::backend {
 
 struct Column {
     std::string name;
@@ -38,4 +38,4 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
 // row-level security, views and partitions all behave as in a SELECT.
 Result<void> read_relation(const RelationShape& shape, Dataset& data);
 
-}  // namespace pgml::pg
+}  // namespace pgml::backend

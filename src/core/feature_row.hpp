@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace pgml::sqlapi {
+namespace pgml {
 
 enum class ElemType : uint8_t { f4, f8, i4, i8 };
 
@@ -33,4 +33,4 @@ private:
     }
 };
 
-}  // namespace pgml::sqlapi
+}  // namespace pgml

@@ -1,16 +1,8 @@
-#include "sqlapi/predict_args.hpp"
+#include "backend/model_ref.hpp"
 
 #include <string>
 
-namespace pgml::sqlapi {
-
-ModelRef model_ref(FunctionCallInfo fcinfo, By by) {
-    if (PG_ARGISNULL(0))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("the project name or model id must not be NULL")));
-    if (by == By::model_id) return ModelRef{by, PG_GETARG_INT64(0), nullptr};
-    return ModelRef{by, 0, PG_GETARG_TEXT_PP(0)};
-}
+namespace pgml::backend {
 
 Result<CachedModel*> lookup(FunctionCallInfo fcinfo, const ModelRef& ref) {
     if (ref.by == By::model_id) return model_by_id(ref.id);
@@ -25,4 +17,4 @@ Result<void> check_width(const CachedModel& m, int64_t count) {
                 "Pass the features in the order of the training relation's columns, label left out.");
 }
 
-}  // namespace pgml::sqlapi
+}  // namespace pgml::backend

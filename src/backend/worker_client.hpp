@@ -8,9 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "sqlapi/feature_row.hpp"
+#include "core/feature_row.hpp"
 
-namespace pgml::sqlapi {
+namespace pgml::backend {
 
 enum class Asked {
     answered,     // value or proba filled
@@ -51,4 +51,4 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
 // Tells the worker a model is no longer deployed (best effort, no wait).
 void retire_model(int64_t model_id);
 
-}  // namespace pgml::sqlapi
+}  // namespace pgml::backend

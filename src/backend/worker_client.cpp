@@ -1,9 +1,10 @@
-#include "sqlapi/worker_client.hpp"
+#include "backend/worker_client.hpp"
 
+#include "backend/model_cache.hpp"
 #include "pg/region.hpp"
+#include "pg/settings.hpp"
+#include "shmem/clock.hpp"
 #include "shmem/handoff.hpp"
-#include "sqlapi/model_cache.hpp"
-#include "sqlapi/settings.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -16,9 +17,9 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
-namespace pgml::sqlapi {
+namespace pgml::backend {
 
-int64_t request_deadline() { return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms); }
+int64_t request_deadline() { return TimestampTzPlusMilliseconds(GetCurrentTimestamp(), settings::timeout_ms); }
 
 namespace {
 
@@ -33,20 +34,6 @@ void wait_a_little(long ms) {
     CHECK_FOR_INTERRUPTS();
 }
 
-// Gives up a request: whoever sees the other's mark last frees the slot.
-// noexcept: it runs inside PG_CATCH and from the exit hook, where nothing
-// may be thrown.
-void abandon(shm::Region* r, uint32_t index) noexcept {
-    shm::Slot* s = shm::slot(r, index);
-    uint32_t cur = s->state.load(std::memory_order_acquire);
-    while (cur == shm::QUEUED || cur == shm::TAKEN)
-        if (s->state.compare_exchange_weak(cur, shm::ABANDONED, std::memory_order_acq_rel)) return;
-    try {
-        shm::release(r, index);  // DONE (or never published): nobody else will free it
-    } catch (...) {
-    }
-}
-
 // The slot and hand-over claim this backend holds right now, so that they
 // are given back even when the backend exits in the middle of a wait (a
 // FATAL from pg_terminate_backend skips PG_CATCH).
@@ -54,11 +41,12 @@ int64_t held_slot = -1;
 int held_claim = -1;
 uint64_t held_claim_key = 0;
 
-void give_back(int, Datum) {
+// Postgres calls it at exit; everything it does is noexcept.
+void give_back(int, Datum) noexcept {
     shm::Region* r = pg::region();
     if (!r) return;
-    if (held_slot >= 0) abandon(r, static_cast<uint32_t>(held_slot));
-    if (held_claim >= 0) shm::release_load(r, held_claim, held_claim_key);
+    if (held_slot >= 0) shm::abandon(r, static_cast<uint32_t>(held_slot));
+    if (held_claim >= 0) shm::release_load(r->claims, held_claim, held_claim_key);
     held_slot = -1;
     held_claim = -1;
 }
@@ -76,8 +64,7 @@ void hold(int64_t slot) {
 // worker stops or the deadline passes first.
 bool acquire(shm::Region* r, uint32_t* index, TimestampTz until) {
     for (;;) {
-        if (shm::pop_free(r, *index)) {
-            shm::slot(r, *index)->state.store(shm::FILLING, std::memory_order_relaxed);
+        if (shm::acquire_slot(r, *index)) {
             hold(*index);
             return true;
         }
@@ -88,20 +75,6 @@ bool acquire(shm::Region* r, uint32_t* index, TimestampTz until) {
 
 void wake_worker(shm::Region* r) {
     SetLatch(&ProcGlobal->allProcs[r->worker_procno.load()].procLatch);
-}
-
-// Fills the common part of a request and stamps it with a new generation.
-uint32_t stamp(shm::Region* r, shm::Slot* s, uint32_t kind, int64_t model_id) {
-    uint32_t gen = r->next_generation.fetch_add(1, std::memory_order_relaxed) + 1;
-    s->generation = gen;
-    s->kind = kind;
-    s->db = MyDatabaseId;
-    s->model_id = model_id;
-    s->status = shm::OK;
-    s->nresult = 0;
-    s->message[0] = '\0';
-    s->enqueued_ns = shm::steady_ns();
-    return gen;
 }
 
 // Frees a slot whose answer was read.
@@ -129,7 +102,7 @@ enum class Waited { done, gone, timed_out };
 // 2 cores, a polling backend takes the CPU that queries and scoring need as
 // soon as two clients are active), and only once per request.
 Waited await_inner(shm::Region* r, shm::Slot* s, TimestampTz until) {
-    uint64_t spin_ns = static_cast<uint64_t>(wait_spin_us) * 1000;
+    uint64_t spin_ns = static_cast<uint64_t>(settings::wait_spin_us) * 1000;
     for (;;) {
         if (s->state.load(std::memory_order_acquire) == shm::DONE) return Waited::done;
         if (!r->ready.load(std::memory_order_acquire)) return Waited::gone;
@@ -153,14 +126,14 @@ Waited await(shm::Region* r, uint32_t index, TimestampTz until) {
     }
     PG_CATCH();
     {
-        abandon(r, index);
+        shm::abandon(r, index);
         held_slot = -1;
         PG_RE_THROW();
     }
     PG_END_TRY();
     if (w != Waited::done) {
         // The worker may still answer between our look and the abandon.
-        abandon(r, index);
+        shm::abandon(r, index);
         held_slot = -1;
     }
     return w;
@@ -191,11 +164,10 @@ Asked ask_worker(Ask* ask) {
     if (!acquire(r, &index, until))
         return r->ready.load() ? Asked::timed_out : Asked::unavailable;
     shm::Slot* s = shm::slot(r, index);
-    uint32_t gen = stamp(r, s, ask->kind, ask->model_id);
+    uint32_t gen = shm::stamp(r, s, static_cast<shm::Kind>(ask->kind), MyDatabaseId, ask->model_id);
     s->nfeatures = ask->row.count;
     ask->row.to_float(s->data);
-    s->state.store(shm::QUEUED, std::memory_order_release);
-    shm::enqueue_request(r, index);
+    shm::publish_request(r, index);
 
     Waited w = await(r, index, until);
     if (w == Waited::gone) return Asked::unavailable;
@@ -235,10 +207,9 @@ Asked hand_over_claimed(shm::Region* r, int64_t model_id, bool classification, c
         return r->ready.load() ? Asked::timed_out : Asked::unavailable;
     }
     shm::Slot* s = shm::slot(r, index);
-    uint32_t gen = stamp(r, s, shm::LOAD, model_id);
+    uint32_t gen = shm::stamp(r, s, shm::LOAD, MyDatabaseId, model_id);
     s->dsm_handle = dsm_segment_handle(seg);
-    s->state.store(shm::QUEUED, std::memory_order_release);
-    shm::push(r, r->control, index);
+    shm::publish_control(r, index);
     wake_worker(r);
 
     // The segment is ours until the worker answers (or we give up; then the
@@ -259,9 +230,9 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
                       uint32_t nclasses, int64_t until, char* message, size_t message_size) {
     shm::Region* r = pg::region();
     const uint64_t key = shm::claim_key(MyDatabaseId, model_id);
-    int claim = shm::claim_load(r, key);
+    int claim = shm::claim_load(r->claims, key, shm::steady_ns());
     if (claim == -1) {
-        while (shm::load_claimed(r, key)) {
+        while (shm::load_claimed(r->claims, key, shm::steady_ns())) {
             if (!r->ready.load(std::memory_order_acquire)) return Asked::unavailable;
             if (ms_left(until) <= 0) return Asked::timed_out;
             wait_a_little(1);
@@ -277,12 +248,12 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
     }
     PG_CATCH();
     {
-        shm::release_load(r, claim, key);
+        shm::release_load(r->claims, claim, key);
         held_claim = -1;
         PG_RE_THROW();
     }
     PG_END_TRY();
-    shm::release_load(r, claim, key);
+    shm::release_load(r->claims, claim, key);
     held_claim = -1;
     return a;
 }
@@ -290,12 +261,10 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
 void retire_model(int64_t model_id) {
     shm::Region* r = pg::region();
     uint32_t index;
-    if (!r || !r->ready.load() || !shm::pop_free(r, index)) return;
-    shm::Slot* s = shm::slot(r, index);
-    (void) stamp(r, s, shm::RETIRE, model_id);
-    s->state.store(shm::QUEUED, std::memory_order_release);
-    shm::push(r, r->control, index);
+    if (!r || !r->ready.load() || !shm::acquire_slot(r, index)) return;
+    (void) shm::stamp(r, shm::slot(r, index), shm::RETIRE, MyDatabaseId, model_id);
+    shm::publish_control(r, index);
     wake_worker(r);
 }
 
-}  // namespace pgml::sqlapi
+}  // namespace pgml::backend

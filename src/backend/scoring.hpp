@@ -1,0 +1,25 @@
+// Where a backend's prediction is scored: by the serving worker through
+// shared memory (predict_path worker, the default), in this connection
+// with its own booster (backend, as PostgresML 2.0 does), or the worker
+// and this connection when the worker is not available (auto). Backend
+// only; Postgres-facing.
+#pragma once
+
+#include <cstdint>
+
+#include "backend/model_cache.hpp"
+#include "core/error.hpp"
+#include "core/feature_row.hpp"
+
+namespace pgml::backend {
+
+// One request as either path answers it.
+struct Answer {
+    double value;
+    float* proba;  // PROBA: num_classes floats, for the caller to provide
+};
+
+// kind is shm::PREDICT or shm::PROBA.
+Result<void> score(CachedModel& m, const FeatureRow& row, uint32_t kind, Answer& out);
+
+}  // namespace pgml::backend

@@ -1,0 +1,54 @@
+#include "backend/training.hpp"
+
+#include <chrono>
+#include <functional>
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "miscadmin.h"
+}
+
+namespace pgml::backend {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Progress of a long training run: a NOTICE at most every few seconds (so
+// short runs stay quiet) and an interrupt check between units of work.
+class Progress {
+public:
+    Result<void> operator()(Phase phase, size_t done, size_t total) {
+        auto now = Clock::now();
+        bool report = now - last_ >= std::chrono::seconds(5);
+        if (report) last_ = now;
+        const char* what = phase == Phase::preparing ? "building training matrix from"
+                           : phase == Phase::boosting ? "boosting round"
+                                                      : "scoring test row";
+        return pg::call([&] {
+            CHECK_FOR_INTERRUPTS();
+            if (report)
+                ereport(NOTICE, (errmsg("pgml.train: %s %zu of %zu", what, done, total)));
+        });
+    }
+
+private:
+    Clock::time_point last_ = Clock::now();
+};
+
+}  // namespace
+
+Result<Trained> train_on_relation(const char* relation, const char* label, const TrainSpec& spec) {
+    auto shape = resolve_relation(relation, label);
+    if (!shape) return tl::unexpected(shape.error());
+    Dataset data(shape->features.size());
+    if (auto r = read_relation(*shape, data); !r) return tl::unexpected(r.error());
+    Progress progress;
+    auto model = train(data, spec, std::ref(progress));
+    if (!model) return tl::unexpected(model.error());
+    return Trained{std::move(*shape), std::move(*model), data.rows()};
+}
+
+}  // namespace pgml::backend

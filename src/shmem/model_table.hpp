@@ -1,0 +1,42 @@
+// The table of models the worker holds, behind pgml.worker_models() and
+// the model count and bytes of pgml.worker_stats(). One writer (the
+// worker's main thread), many readers that must never wait for it.
+//
+// Which model an entry describes (in_use, db, model_id, bytes, loaded_ns)
+// is written inside a sequence lock: `seq` is odd while it changes, and a
+// reader that sees it odd, or changed after it copied the entry, drops the
+// copy, so a row never shows one model's id with another's database or
+// size. `requests` is added to by pool threads; one still holding a lease
+// on a model freed meanwhile may add a batch to the entry's next model (a
+// counter only).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace pgml::shm {
+
+struct ModelStat {
+    std::atomic<uint32_t> in_use;  // 0 = empty entry
+    std::atomic<uint32_t> seq;
+    uint32_t db;
+    int64_t model_id;
+    uint64_t bytes;
+    uint64_t loaded_ns;            // system clock, ns since the epoch
+    std::atomic<uint64_t> requests;
+};
+
+// The writer's side: an entry now describes this model, or none.
+void set_model_stat(ModelStat& m, uint32_t db, int64_t model_id, uint64_t bytes) noexcept;
+void clear_model_stat(ModelStat& m) noexcept;
+
+// A reader's consistent copy of entry m: false if it is empty or changed
+// while being copied.
+struct ModelRow {
+    uint32_t db;
+    int64_t model_id;
+    uint64_t bytes, requests, loaded_ns;
+};
+bool read_model_stat(const ModelStat& m, ModelRow& out) noexcept;
+
+}  // namespace pgml::shm

@@ -1,0 +1,80 @@
+// The memory shared by backends and the serving worker: sizing, the
+// worker's identity, the queues, the request slots, hand-over claims,
+// statistics, the model table and the deployed-model table. Pure C++: pool
+// threads use it, so nothing here calls Postgres. README.md beside this
+// file says why each synchronization primitive was chosen.
+//
+// The region lives in Postgres' main shared memory, which every process
+// maps at the same address; still, everything refers to slots by index,
+// never by pointer, so the layout does not depend on that.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "shmem/claims.hpp"
+#include "shmem/deployed.hpp"
+#include "shmem/model_table.hpp"
+#include "shmem/queue.hpp"
+#include "shmem/slot.hpp"
+#include "shmem/stats.hpp"
+#include "shmem/sync.hpp"
+
+namespace pgml::shm {
+
+struct Region {
+    // Sizing, fixed at server start.
+    uint32_t nslots;
+    uint32_t max_features;
+    uint32_t slot_size;   // bytes, multiple of 64
+    uint32_t slots_offset;
+    uint32_t max_models;
+    uint32_t models_offset;
+
+    // The worker. ready is set once its pool runs and cleared before it
+    // stops; backends enqueue only while it is set.
+    std::atomic<uint32_t> ready;
+    std::atomic<int32_t> worker_pid;
+    std::atomic<uint32_t> worker_procno;
+    std::atomic<uint64_t> worker_started_ns;  // system clock
+    std::atomic<uint32_t> next_generation;
+
+    // The queues (queue.hpp).
+    Mutex lock;        // guards the rings and the two counters below
+    Semaphore work;    // wakes sleeping pool threads
+    uint32_t sleepers; // pool threads waiting on `work`
+    uint32_t wakeups;  // posts to `work` not yet consumed
+    // A pool thread polling the ring instead of sleeping: while one does,
+    // enqueue need not post `work` (a futex wake-up, which on a VM costs
+    // tens of microseconds). Cleared before the poller's locked re-check,
+    // and while it yields the CPU.
+    std::atomic<uint32_t> spinning;
+    bool stopping;     // pool threads return from take_requests
+    uint32_t sweeps;   // reclaim_orphans' sweeps so far
+    Ring free_slots;
+    Ring requests;     // PREDICT / PROBA, for the pool threads
+    Ring control;      // LOAD / RETIRE, for the worker's main thread
+
+    Claims claims;
+    Stats stats;
+    DeployedTable deployed;  // backends only; see deployed.hpp
+};
+
+// Size of the region for these settings.
+size_t region_size(uint32_t nslots, uint32_t max_features, uint32_t max_models) noexcept;
+// Builds the region in zeroed memory of region_size() bytes.
+Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32_t max_models) noexcept;
+
+inline Slot* slot(Region* r, uint32_t i) noexcept {
+    return reinterpret_cast<Slot*>(reinterpret_cast<char*>(r) + r->slots_offset +
+                                   static_cast<size_t>(i) * r->slot_size);
+}
+inline ModelStat* model_stats(Region* r) noexcept {
+    return reinterpret_cast<ModelStat*>(reinterpret_cast<char*>(r) + r->models_offset);
+}
+inline uint32_t* ring_array(Region* r, const Ring& ring) noexcept {
+    return reinterpret_cast<uint32_t*>(reinterpret_cast<char*>(r) + ring.offset);
+}
+
+}  // namespace pgml::shm

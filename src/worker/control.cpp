@@ -1,0 +1,74 @@
+#include "worker/control.hpp"
+
+#include <malloc.h>
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+#include "core/model.hpp"
+#include "worker/handoff_reader.hpp"
+#include "worker/pool/pool.hpp"
+
+namespace pgml::worker {
+
+namespace {
+
+// LOAD: copy the handed-over model out of its DSM segment and hold it.
+// The slot's status says how it went; may throw (memory).
+void load(pool::Registry& registry, shm::Slot* s, uint64_t limit, uint32_t fault) {
+    pool::ModelKey key{s->db, s->model_id};
+    if (registry.contains(key)) {
+        s->status = shm::OK;
+        return;
+    }
+    struct Release {
+        ~Release() { release_handoff(); }
+    } release;
+    auto h = read_handoff(s->dsm_handle, limit);
+    if (!h) return shm::set_failed(s, h.error().message.c_str());
+    if (auto fits = pool::Registry::fits(key, h->nbytes, limit); !fits)
+        return shm::set_failed(s, fits.error().message.c_str());
+    if (fault & pool::fault_load) throw std::runtime_error("injected fault: loading a model failed");
+    auto model = Model::load(h->bytes, h->nbytes, h->classification ? Task::classification : Task::regression,
+                             std::vector<double>(h->classes, h->classes + h->nclasses));
+    if (!model) return shm::set_failed(s, model.error().message.c_str());
+    auto ok = registry.insert(key, std::move(*model), h->nbytes, limit);
+    if (!ok) return shm::set_failed(s, ok.error().message.c_str());
+    s->status = shm::OK;
+}
+
+}  // namespace
+
+void serve_control(shm::Region* r, pool::Registry& registry, uint64_t limit, uint32_t fault) noexcept {
+    uint32_t index;
+    bool loaded = false;
+    // One at a time: a request popped is taken at once, so none is ever
+    // off the ring and not yet ours should anything below fail.
+    while (shm::pop_many(r, r->control, &index, 1) == 1) {
+        if (!shm::take(r, index)) continue;
+        shm::Slot* s = shm::slot(r, index);
+        try {
+            if (s->kind == shm::RETIRE) {
+                registry.retire(pool::ModelKey{s->db, s->model_id});
+            } else {
+                load(registry, s, limit, fault);
+                loaded = true;
+            }
+        } catch (const std::exception& e) {
+            shm::set_failed(s, e.what());
+        } catch (...) {
+            shm::set_failed(s, "unexpected C++ exception in the serving worker");
+        }
+        if (s->kind == shm::RETIRE)
+            shm::release(r, index);  // nobody waits for a retire
+        else
+            shm::finish(r, index);
+    }
+    // Parsing a model builds XGBoost's JSON document of it, many small
+    // blocks that glibc keeps after they are freed; hand them back, or the
+    // worker would hold several copies' worth of a large model.
+    if (loaded) malloc_trim(0);
+}
+
+}  // namespace pgml::worker
