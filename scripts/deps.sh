@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
     g++ make
     postgresql-15 postgresql-server-dev-15 postgresql-contrib
-    libxgboost-dev libexpected-dev libboost-dev
+    libxgboost-dev libexpected-dev
+    libgtest-dev                     # unit tests of the pure C++ parts (test/unit)
     python3-xgboost python3-numpy   # tests compare predictions with XGBoost's Python package
     libipc-run-perl                  # TAP tests (PostgreSQL::Test::Cluster)
     python3-psycopg2                 # the TAP tests' and make soak's load driver (test/load)

@@ -19,3 +19,16 @@ pg_tmpdir() {
     chmod 755 "$d"
     echo "$d"
 }
+
+# copy_tests DIR: the suites, as the cluster user runs them (it may not be
+# able to read this checkout, a clone under /root, say): the Makefile (for
+# make installcheck), sql/, expected/, test/ and the flights generator the
+# load tests use. Prints the copy's folder.
+copy_tests() {
+    local dst="$1/src"
+    mkdir -p "$dst/bench"
+    cp -r Makefile pgml_worker.control sql expected test "$dst/"
+    cp bench/gen_flights.py "$dst/bench/"
+    chown -R "$PG_OS_USER" "$dst"
+    echo "$dst"
+}

@@ -14,11 +14,7 @@ fi
 work=$(pg_tmpdir soak)
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
-# Run from a copy the cluster user can read (see scripts/test.sh).
-mkdir -p "$work/src/bench"
-cp -r test "$work/src/"
-cp bench/gen_flights.py "$work/src/bench/"
-chown -R "$PG_OS_USER" "$work/src"
+copy_tests "$work" >/dev/null
 
 cd "$work"
 as_pg env PATH="$PG_BINDIR:$PATH" TESTDIR="$work" PERL5LIB="$PGXS_DIR/test/perl" \

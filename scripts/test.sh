@@ -1,11 +1,17 @@
 #!/bin/bash
-# Runs every test of pgml_worker against the installed build:
-#   pg_regress  (sql/, expected/) in a temporary instance with the library
-#               preloaded; one of them compares predictions with XGBoost's
-#               Python package.
-#   isolation   (test/isolation/) deployments against concurrent predictions
-#   TAP         (test/t/, prove) worker faults under load, standby, no preload
-# Each suite starts its own throwaway Postgres and removes it afterwards.
+# make test: every test of pgml_worker, against the installed build, on a
+# fresh machine (make test installs the packages and the build first).
+#   unit         pure C++ tests of the shared-memory protocols, the pool and
+#                the registry (test/unit, GoogleTest)
+#   model check  the model checker against real and corrupted XGBoost models
+#                (test/core)
+#   pg_regress   the REGRESS suite (sql/, expected/), with make installcheck
+#   isolation    the ISOLATION suite (test/isolation), with make installcheck
+#                  both against a throwaway cluster started here with
+#                  test/regress.conf (the library preloaded), removed after
+#   TAP          the TAP_TESTS (test/t), with make installcheck; each test
+#                starts its own clusters
+# Ends with one line: "pgml_worker tests: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/pg_env.sh
@@ -16,74 +22,100 @@ else
     echo "test: not root; assuming 'make install' was done" >&2
 fi
 
-work=$(pg_tmpdir regress)
-cleanup() { rm -rf "$work"; }
+work=$(pg_tmpdir test)
+data="$work/data"
+cleanup() {
+    [ -f "$data/postmaster.pid" ] && as_pg "$PG_BINDIR/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1
+    rm -rf "$work"
+}
 trap cleanup EXIT
-# The suites run as the cluster user, who may not be able to read this
-# checkout (a clone under /root, say): they read a copy of the tests.
-mkdir -p "$work/src/bench"
-cp -r sql expected test "$work/src/"
-cp bench/gen_flights.py "$work/src/bench/"   # the flights sample of the TAP load tests
-chown -R "$PG_OS_USER" "$work/src"
-src="$work/src"
+trap 'exit 130' INT TERM
+src=$(copy_tests "$work")
 
 passed=0
 failed=0
-# Tallies pg_regress' per-test lines for the summary at the end.
-count() {
-    local out=$1
-    passed=$((passed + $(grep -cE '^(ok|test) .* \.\.\. ok' "$out" || true)))
-    failed=$((failed + $(grep -cE '\.\.\. FAILED' "$out" || true)))
+add() { passed=$((passed + $1)); failed=$((failed + $2)); }
+# A runner that failed without reporting a failure still counts as one.
+ran() {
+    local status=$1 reported_failures=$2
+    [ "$status" -ne 0 ] && [ "$reported_failures" -eq 0 ] && failed=$((failed + 1))
+    return 0
 }
 # A crash when a session ends (after its test passed) shows only in the log.
 crashed() {
-    if grep -E 'terminated by signal|was terminated by exception' "$1"; then
+    if grep -E 'terminated by signal|was terminated by exception' "$@"; then
         echo "test: a server process crashed (see above)" >&2
         failed=$((failed + 1))
     fi
 }
-
-# Runs a pg_regress-style suite in its own temporary instance with the
-# library preloaded: $1 the runner, $2 the input folder, $3 the schedule,
-# $4 an output folder name, $5 the database.
-suite() {
-    local runner=$1 input=$2 schedule=$3 out="$work/$4" db=$5 status=0
-    mkdir -p "$out" && chown "$PG_OS_USER" "$out"
-    as_pg "$runner" --inputdir="$input" --outputdir="$out" --bindir="$PG_BINDIR" \
-        --temp-instance="$out/instance" --temp-config="$src/test/regress.conf" \
-        --schedule="$schedule" --dbname="$db" 2>&1 | tee "$out.log" || status=$?
-    count "$out.log"
-    if [ $status -ne 0 ]; then
-        [ -f "$out/regression.diffs" ] && cat "$out/regression.diffs"
-        [ -f "$out/log/postmaster.log" ] && tail -n 50 "$out/log/postmaster.log"
-        # Kept in the checkout for a look (and to refresh expected files).
-        mkdir -p results && cp "$out"/results/*.out results/ 2>/dev/null || true
-        [ "$(grep -c FAILED "$out.log")" -gt 0 ] || failed=$((failed + 1))
-    fi
-    [ -f "$out/log/postmaster.log" ] && crashed "$out/log/postmaster.log"
-    return 0
+# make installcheck restricted to one suite, as the cluster user.
+installcheck() {
+    as_pg env PATH="$PG_BINDIR:$PATH" make -s -C "$src" installcheck "$@"
 }
 
-echo "== pg_regress (temporary instance, shared_preload_libraries = pgml_worker)"
-suite "$PGXS_DIR/test/regress/pg_regress" "$src" "$src/test/regress_schedule" regress pgml_regress
-
-echo "== isolation (temporary instance)"
-suite "$PGXS_DIR/test/isolation/pg_isolation_regress" "$src/test/isolation" \
-    "$src/test/isolation/schedule" isolation pgml_isolation
-
-echo "== TAP (prove, PostgreSQL::Test::Cluster)"
+echo "== unit (test/unit)"
 status=0
-(cd "$work" && as_pg env PATH="$PG_BINDIR:$PATH" TESTDIR="$work" PERL5LIB="$PGXS_DIR/test/perl" \
-    PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
-    prove --timer "$src"/test/t/*.pl) 2>&1 | tee "$work/prove.log" || status=$?
+test/unit/run.sh "$work/unit" 2>&1 | tee "$work/unit.log" || status=$?
+p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\..*/\1/p' "$work/unit.log" | tail -1)
+f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?,.*/\1/p' "$work/unit.log" | tail -1)
+add "${p:-0}" "${f:-0}"
+ran $status "${f:-0}"
+
+echo "== model check (test/core)"
+status=0
+test/core/run.sh 2>&1 | tee "$work/core.log" || status=$?
+read -r p f < <(sed -n 's/^test\/core: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$work/core.log" | tail -1) || true
+add "${p:-0}" "${f:-0}"
+ran $status "${f:-0}"
+
+echo "== throwaway cluster for pg_regress and isolation (test/regress.conf)"
+port=$((50000 + RANDOM % 10000))
+as_pg "$PG_BINDIR/initdb" -D "$data" -A trust -U postgres >/dev/null
+{
+    cat test/regress.conf
+    echo "port = $port"
+    echo "listen_addresses = ''"
+    echo "unix_socket_directories = '$work'"
+} >> "$data/postgresql.conf"
+as_pg "$PG_BINDIR/pg_ctl" -D "$data" -l "$work/server.log" -w start >/dev/null
+export PGHOST="$work" PGPORT="$port" PGUSER=postgres
+
+for suite in regress isolation; do
+    echo "== $suite (make installcheck)"
+    status=0
+    case $suite in
+        regress) installcheck ISOLATION= TAP_TESTS= 2>&1 | tee "$work/$suite.log" || status=$? ;;
+        isolation) installcheck REGRESS= TAP_TESTS= 2>&1 | tee "$work/$suite.log" || status=$? ;;
+    esac
+    p=$(grep -cE '^(ok|test) .* \.\.\. ok' "$work/$suite.log" || true)
+    f=$(grep -cE '\.\.\. FAILED' "$work/$suite.log" || true)
+    add "$p" "$f"
+    ran $status "$f"
+    if [ $status -ne 0 ]; then
+        for d in "$src/regression.diffs" "$src/output_iso/regression.diffs"; do [ -f "$d" ] && cat "$d"; done
+        # Kept in the checkout for a look (and to refresh expected files).
+        mkdir -p results && cp "$src"/results/*.out results/ 2>/dev/null || true
+    fi
+done
+as_pg "$PG_BINDIR/pg_ctl" -D "$data" -m fast stop >/dev/null
+crashed "$work/server.log" || true
+[ $failed -gt 0 ] && tail -n 50 "$work/server.log"
+unset PGHOST PGPORT PGUSER
+
+echo "== TAP (make installcheck; PostgreSQL::Test::Cluster)"
+status=0
+installcheck REGRESS= ISOLATION= PROVE_FLAGS=--timer 2>&1 | tee "$work/prove.log" || status=$?
+# One count per test file: those prove reports ok, and the rest.
+p=$(grep -cE '^\[[0-9:]+\] .*\.pl \.+ ok' "$work/prove.log" || true)
+f=$(( $(ls test/t/*.pl | wc -l) - p ))
+add "$p" "$f"
+ran $status "$f"
 if [ $status -ne 0 ]; then
-    failed=$((failed + 1))
-    for f in "$work"/tmp_check/log/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done
-else
-    passed=$((passed + 1))
+    for l in "$src"/tmp_check/log/*.log; do [ -f "$l" ] && { echo "--- $l"; tail -n 30 "$l"; }; done
 fi
-for f in "$work"/tmp_check/log/*.log; do [ -f "$f" ] && grep -q 'terminated by signal [^9]' "$f" && {
-    echo "test: a crash in $f"; failed=$((failed + 1)); }; done
+for l in "$src"/tmp_check/log/*.log; do
+    [ -f "$l" ] && grep -q 'terminated by signal [^9]' "$l" && { echo "test: a crash in $l"; failed=$((failed + 1)); }
+done
 
 # The figures the TAP tests measured (README "Reliability").
 echo "== figures"

@@ -43,6 +43,7 @@ const struct config_enum_entry inject_fault_options[] = {
     {"none", static_cast<int>(InjectFault::none), false},
     {"score", static_cast<int>(InjectFault::score), false},
     {"load", static_cast<int>(InjectFault::load), false},
+    {"handoff", static_cast<int>(InjectFault::handoff), false},
     {nullptr, 0, false},
 };
 
@@ -90,7 +91,8 @@ void define() {
     DefineCustomEnumVariable(
         "pgml_worker.debug_inject_fault", "Makes the serving worker fail on purpose (for tests).",
         "score: every scoring thread throws in the middle of each batch; load: the worker throws "
-        "while it loads each model. Requests so hit fail; every slot must still come back.",
+        "while it loads each model; handoff: a Postgres ERROR while the worker reads a model's "
+        "hand-over segment. Requests so hit fail; every slot must still come back.",
         &inject_fault, static_cast<int>(InjectFault::none), inject_fault_options, PGC_SIGHUP,
         GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 }

@@ -25,7 +25,7 @@ void load(pool::Registry& registry, shm::Slot* s, uint64_t limit, uint32_t fault
     struct Release {
         ~Release() { release_handoff(); }
     } release;
-    auto h = read_handoff(s->dsm_handle, limit);
+    auto h = read_handoff(s->dsm_handle, limit, (fault & pool::fault_handoff) != 0);
     if (!h) return shm::set_failed(s, h.error().message.c_str());
     if (auto fits = pool::Registry::fits(key, h->nbytes, limit); !fits)
         return shm::set_failed(s, fits.error().message.c_str());

@@ -41,7 +41,7 @@ void recover_from_error() {
 
 }  // namespace
 
-Result<HandedOver> read_handoff(uint32_t handle, uint64_t limit) {
+Result<HandedOver> read_handoff(uint32_t handle, uint64_t limit, bool inject_error) {
     HandedOver out{};
     bool attached = false;
     auto copied = pg::call([&] {
@@ -55,6 +55,7 @@ Result<HandedOver> read_handoff(uint32_t handle, uint64_t limit) {
         CurrentResourceOwner = previous;
         if (!seg) return;  // the backend gave up and the segment is gone
         attached = true;
+        if (inject_error) elog(ERROR, "injected fault: reading a handed-over model failed");
         auto* h = static_cast<shm::Handoff*>(dsm_segment_address(seg));
         out.nbytes = h->nbytes;
         out.classification = h->classification != 0;
@@ -73,13 +74,10 @@ Result<HandedOver> read_handoff(uint32_t handle, uint64_t limit) {
     if (!copied) {
         Error e = copied.error();
         recover_from_error();
-        // The worker goes on: the captured error is only reported, to the
-        // request and the server log, never re-thrown.
+        // The worker goes on: the error is answered to the request (its
+        // backend raises it), never re-thrown here.
         if (e.pg_error) {
-            auto* edata = static_cast<ErrorData*>(e.pg_error);
-            edata->elevel = LOG;
-            (void) pg::call([&] { ThrowErrorData(edata); });
-            FreeErrorData(edata);
+            FreeErrorData(static_cast<ErrorData*>(e.pg_error));
             e.pg_error = nullptr;
         }
         return tl::unexpected(e);

@@ -25,7 +25,9 @@ struct HandedOver {
 
 // Copies the segment's model, unless it is larger than limit_bytes (then
 // only nbytes is set). The copy lives until the next call or release_handoff.
-Result<HandedOver> read_handoff(uint32_t dsm_handle, uint64_t limit_bytes);
+// inject_error raises an ERROR while the segment is attached (the tests'
+// fault_handoff).
+Result<HandedOver> read_handoff(uint32_t dsm_handle, uint64_t limit_bytes, bool inject_error);
 // Frees the last copy.
 void release_handoff() noexcept;
 

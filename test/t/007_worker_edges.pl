@@ -1,7 +1,8 @@
 # The worker where it meets Postgres: a cancel leaves it serving; XGBoost
 # starts no threads of its own in the worker or in a backend on the backend
 # path; and after injected faults (a scoring thread throwing mid-batch, a
-# model load throwing) every request slot comes back.
+# model load throwing, a Postgres ERROR while a hand-over segment is
+# attached) every request slot comes back and the worker goes on.
 use strict;
 use warnings;
 use FindBin;
@@ -81,9 +82,23 @@ like($errs[0], qr/could not load model \d+: injected fault: loading a model fail
 is($node->safe_psql('postgres', $slots), '16', 'every slot came back after loads threw');
 is(worker_pid($node), $wpid, 'the worker kept running through both faults');
 
+# A Postgres ERROR in the worker's main thread while it holds a hand-over
+# segment: answered to the request, the segment released, the worker on.
+# Every process maps the DSM control segment; count what comes on top.
+my $dsm_maps = sub { my $m = slurp_file("/proc/$wpid/maps"); my $n = () = $m =~ m{/dev/shm/PostgreSQL\.}g; $n };
+my $dsm_before = $dsm_maps->();
+$set_fault->('handoff');
+$node->safe_psql('postgres', q{SELECT * FROM pgml.train('p5', 'regression', 'd', 'y', hyperparams => '{"n_estimators": 5}')});
+@errs = $storm->(q{SELECT pgml.predict('p5', ARRAY[1, 1]::real[])}, 5);
+is(scalar(@errs), 5, 'a hand-over that fails in Postgres fails every prediction');
+like($errs[0], qr/could not load model \d+: injected fault: reading a handed-over model failed/, 'with the ERROR\'s message');
+is($node->safe_psql('postgres', $slots), '16', 'every slot came back after the hand-overs failed');
+is(worker_pid($node), $wpid, 'the worker kept running through the ERRORs');
+is($dsm_maps->(), $dsm_before, 'the worker has no hand-over segment mapped any more');
+
 $set_fault->('none');
-ok(wait_until(10, sub { ($node->psql('postgres', q{SELECT pgml.predict('p4', ARRAY[1, 1]::real[]) > 0}))[1] eq 't' }),
-	'without the fault the model loads and serves');
+ok(wait_until(10, sub { ($node->psql('postgres', q{SELECT pgml.predict('p4', ARRAY[1, 1]::real[]) > 0 AND pgml.predict('p5', ARRAY[1, 1]::real[]) > 0}))[1] eq 't' }),
+	'without the fault the models load and serve');
 is($node->safe_psql('postgres', $predict_all), 't', 'and so do the others');
 is($node->safe_psql('postgres', $slots), '16', 'all slots free at the end');
 

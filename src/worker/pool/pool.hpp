@@ -26,6 +26,7 @@ enum Fault : uint32_t {
     no_fault = 0,
     fault_score = 1,  // a scoring thread throws in the middle of a batch
     fault_load = 2,   // the main thread throws while it loads a model
+    fault_handoff = 4,  // a Postgres ERROR while a hand-over segment is attached
 };
 
 class Pool {
