@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Writes corrupted copies of real models for the model-check harness.
 
-Usage: /usr/bin/python3 test/core/corrupt_models.py MODELDIR OUTDIR
+Usage: /usr/bin/python3 test/core/corrupt_models.py MODELDIR OUTDIR [--full]
 MODELDIR holds make_models.py's output. Writes, deterministically:
-  OUTDIR/truncated/  every truncation length of gbtree_small.ubj
-  OUTDIR/flips/      2000 copies of gbtree_reg.ubj with 1-4 random bit
-                     flips, and 300 each of dart.ubj and gblinear_multi.ubj
-  OUTDIR/invalid/    targeted corruptions the check must refuse
+  OUTDIR/flips/         2000 copies of gbtree_reg.ubj with 1-4 random bit
+                        flips, and 300 each of dart.ubj and gblinear_multi.ubj
+                        (--full: five times as many)
+  OUTDIR/invalid/       targeted corruptions the check must refuse
+  OUTDIR/mispredicted/  models with wrong saved predictions (NAME.pred),
+                        which the harness's --valid must fail
+(Truncations need no files: the harness's --truncated cuts every model.)
 """
 import copy
 import math
@@ -164,28 +167,66 @@ def flips(data, rng, count, outdir, prefix):
         write(os.path.join(outdir, "%s_%04d.ubj" % (prefix, i)), bytes(b))
 
 
-def main(models, out):
+def mispredicted(models):
+    """Models whose NAME.pred is wrong, as (name, model bytes, pred text or
+    None for no file): --valid must fail each, or it does not compare."""
+    def load(name, ext):
+        with open(os.path.join(models, name + ext), "rb") as f:
+            return f.read()
+
+    def edit(text, fn):
+        # fn gets the header [rows, cols, outputs], the rows and the
+        # predictions (lists of words) and changes them in place.
+        lines = [line.split() for line in text.decode().splitlines()]
+        head = [int(w) for w in lines[0]]
+        x, y = lines[1:1 + head[0]], lines[1 + head[0]:]
+        fn(head, x, y)
+        return "\n".join(" ".join(map(str, line)) for line in [head] + x + y) + "\n"
+
+    def nudge(head, x, y):
+        y[-1][0] = "%.9g" % (float(y[-1][0]) * 1.001 + 0.001)
+
+    def fewer_outputs(head, x, y):
+        head[2] = 2
+        y[:] = [row[:2] for row in y]
+
+    def fewer_columns(head, x, y):
+        head[1] -= 1
+        x[:] = [row[:-1] for row in x]
+
+    reg, small, prob = (load(n, ".ubj") for n in ("gbtree_reg", "gbtree_small", "multi_softprob"))
+    return [("prediction_nudged", reg, edit(load("gbtree_reg", ".pred"), nudge)),
+            # gbtree_small predicting gbtree_reg's rows (the same rows).
+            ("other_models_predictions", small, load("gbtree_reg", ".pred").decode()),
+            ("fewer_outputs", prob, edit(load("multi_softprob", ".pred"), fewer_outputs)),
+            ("fewer_columns", reg, edit(load("gbtree_reg", ".pred"), fewer_columns)),
+            ("no_predictions", reg, None)]
+
+
+def main(models, out, full):
     rng = random.Random(20240601)
-    for sub in ("truncated", "flips", "invalid"):
+    for sub in ("flips", "invalid", "mispredicted"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
 
     def load(name):
         with open(os.path.join(models, name + ".ubj"), "rb") as f:
             return f.read()
 
-    small = load("gbtree_small")
-    for n in range(len(small)):
-        write(os.path.join(out, "truncated", "small_%05d.ubj" % n), small[:n])
-    flips(load("gbtree_reg"), rng, 2000, os.path.join(out, "flips"), "gbtree_reg")
-    flips(load("dart"), rng, 300, os.path.join(out, "flips"), "dart")
-    flips(load("gblinear_multi"), rng, 300, os.path.join(out, "flips"), "gblinear_multi")
+    # The quick set takes seconds (few flips are accepted and predicted);
+    # --full's takes 300 MB.
+    for name, count in (("gbtree_reg", 2000), ("dart", 300), ("gblinear_multi", 300)):
+        flips(load(name), rng, count * (5 if full else 1), os.path.join(out, "flips"), name)
 
     model = ubj.decode(load("gbtree_reg"))
     dart = ubj.decode(load("dart"))
     linear = ubj.decode(load("gblinear_multi"))
     for name, data in targeted(model, dart, linear):
         write(os.path.join(out, "invalid", name + ".ubj"), data)
+    for name, data, pred in mispredicted(models):
+        write(os.path.join(out, "mispredicted", name + ".ubj"), data)
+        if pred is not None:
+            write(os.path.join(out, "mispredicted", name + ".pred"), pred.encode())
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3:] == ["--full"])

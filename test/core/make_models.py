@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """Writes the legitimate XGBoost 1.7 models the harness must accept.
 
-Usage: /usr/bin/python3 test/core/make_models.py OUTDIR
-Each model is saved with booster.save_raw('ubj') as OUTDIR/<name>.ubj.
-Deterministic: fixed seeds, one thread.
+Usage: /usr/bin/python3 test/core/make_models.py OUTDIR [--big]
+Each model is saved with booster.save_raw('ubj') as OUTDIR/<name>.ubj, and
+beside it OUTDIR/<name>.pred: rows to predict and what this xgboost predicts
+for them, which the harness's --valid compares with what the C API predicts
+from the saved bytes. Deterministic: fixed seeds, one thread.
 """
 import os
 import sys
@@ -22,6 +24,21 @@ def data(rng, rows, cols, nan_fraction=0.0):
 def train(params, x, y, rounds):
     params = dict({"nthread": 1, "seed": 7}, **params)
     return xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=rounds)
+
+
+def save_predictions(path, booster):
+    """Writes "rows cols outputs", the rows (nan for missing), then one line
+    of predictions a row, each float32 in 9 digits (read back exactly)."""
+    x = data(np.random.default_rng(11), 32, booster.num_features(), 0.1)
+    x[0] = np.nan  # every split takes its default direction
+    # Through a DMatrix, not inplace_predict: another path than the C API
+    # call the harness (and the extension) makes.
+    y = booster.predict(xgb.DMatrix(x)).reshape(len(x), -1)
+    with open(path, "w") as f:
+        f.write("%d %d %d\n" % (x.shape[0], x.shape[1], y.shape[1]))
+        for rows in (x, y):
+            for row in rows:
+                f.write(" ".join("%.9g" % v for v in row) + "\n")
 
 
 def main(out):
@@ -80,6 +97,7 @@ def main(out):
     for name, booster in models.items():
         with open(os.path.join(out, name + ".ubj"), "wb") as f:
             f.write(booster.save_raw("ubj"))
+        save_predictions(os.path.join(out, name + ".pred"), booster)
 
 
 if __name__ == "__main__":
