@@ -38,17 +38,16 @@ void wait_a_little(long ms) {
 // are given back even when the backend exits in the middle of a wait (a
 // FATAL from pg_terminate_backend skips PG_CATCH).
 int64_t held_slot = -1;
-int held_claim = -1;
-uint64_t held_claim_key = 0;
+shm::Claim held_claim{-1, 0};
 
 // Postgres calls it at exit; everything it does is noexcept.
 void give_back(int, Datum) noexcept {
     shm::Region* r = pg::region();
     if (!r) return;
     if (held_slot >= 0) shm::abandon(r, static_cast<uint32_t>(held_slot));
-    if (held_claim >= 0) shm::release_load(r->claims, held_claim, held_claim_key);
+    if (held_claim.index >= 0) shm::release_load(r->claims, held_claim);
     held_slot = -1;
-    held_claim = -1;
+    held_claim = shm::Claim{-1, 0};
 }
 
 void hold(int64_t slot) {
@@ -230,8 +229,8 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
                       uint32_t nclasses, int64_t until, char* message, size_t message_size) {
     shm::Region* r = pg::region();
     const uint64_t key = shm::claim_key(MyDatabaseId, model_id);
-    int claim = shm::claim_load(r->claims, key, shm::steady_ns());
-    if (claim == -1) {
+    const shm::Claim claim = shm::claim_load(r->claims, key, shm::steady_ns());
+    if (claim.index == -1) {
         while (shm::load_claimed(r->claims, key, shm::steady_ns())) {
             if (!r->ready.load(std::memory_order_acquire)) return Asked::unavailable;
             if (ms_left(until) <= 0) return Asked::timed_out;
@@ -239,8 +238,8 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
         }
         return Asked::answered;
     }
+    // With every entry held (-2) the hand-over goes ahead unclaimed.
     held_claim = claim;
-    held_claim_key = key;
     Asked a = Asked::failed;
     PG_TRY();
     {
@@ -248,13 +247,13 @@ Asked hand_over_model(int64_t model_id, bool classification, const double* class
     }
     PG_CATCH();
     {
-        shm::release_load(r->claims, claim, key);
-        held_claim = -1;
+        shm::release_load(r->claims, claim);
+        held_claim = shm::Claim{-1, 0};
         PG_RE_THROW();
     }
     PG_END_TRY();
-    shm::release_load(r->claims, claim, key);
-    held_claim = -1;
+    shm::release_load(r->claims, claim);
+    held_claim = shm::Claim{-1, 0};
     return a;
 }
 

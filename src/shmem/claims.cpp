@@ -2,31 +2,44 @@
 
 namespace pgml::shm {
 
-int claim_load(Claims& c, uint64_t key, uint64_t now) noexcept {
-    if (load_claimed(c, key, now)) return -1;
+namespace {
+
+// A claim stamped after `now` was read (by another backend, meanwhile) is
+// young, not 2^64 ns old.
+bool live(const LoadClaim& e, uint64_t now) noexcept {
+    return e.key != 0 && (now <= e.since_ns || now - e.since_ns <= kClaimStaleNs);
+}
+
+}  // namespace
+
+Claim claim_load(Claims& c, uint64_t key, uint64_t now) noexcept {
+    Guard g(c.lock);
+    int free = -1;
     for (int i = 0; i < kLoadClaims; ++i) {
-        LoadClaim& e = c.entries[i];
-        uint64_t cur = e.key.load(std::memory_order_acquire);
-        bool stale = cur != 0 && now - e.since_ns.load(std::memory_order_acquire) > kClaimStaleNs;
-        if (cur != 0 && !stale) continue;
-        // Stamp the time first, so nobody judges the new claim by the old one's.
-        e.since_ns.store(now, std::memory_order_release);
-        if (e.key.compare_exchange_strong(cur, key, std::memory_order_acq_rel)) return i;
+        const LoadClaim& e = c.entries[i];
+        if (live(e, now)) {
+            if (e.key == key) return Claim{-1, 0};
+        } else if (free < 0) {
+            free = i;
+        }
     }
-    return -2;
+    if (free < 0) return Claim{-2, 0};
+    const uint64_t ticket = ++c.tickets;
+    c.entries[free] = LoadClaim{key, now, ticket};
+    return Claim{free, ticket};
 }
 
-void release_load(Claims& c, int claim, uint64_t key) noexcept {
-    if (claim < 0 || claim >= kLoadClaims) return;
-    uint64_t expected = key;
-    c.entries[claim].key.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+void release_load(Claims& c, const Claim& claim) noexcept {
+    if (claim.index < 0 || claim.index >= kLoadClaims) return;
+    Guard g(c.lock);
+    LoadClaim& e = c.entries[claim.index];
+    if (e.ticket == claim.ticket) e = LoadClaim{0, 0, 0};
 }
 
-bool load_claimed(const Claims& c, uint64_t key, uint64_t now) noexcept {
+bool load_claimed(Claims& c, uint64_t key, uint64_t now) noexcept {
+    Guard g(c.lock);
     for (const LoadClaim& e : c.entries)
-        if (e.key.load(std::memory_order_acquire) == key &&
-            now - e.since_ns.load(std::memory_order_acquire) <= kClaimStaleNs)
-            return true;
+        if (e.key == key && live(e, now)) return true;
     return false;
 }
 

@@ -153,7 +153,6 @@ void Pool::score(Buffers& b) {
 
     auto& stats = region_->stats;
     stats.requests.fetch_add(reqs.size(), std::memory_order_relaxed);
-    const uint32_t width = region_->max_features;
     for (size_t begin = 0; begin < reqs.size();) {
         size_t end = begin + 1;
         while (end < reqs.size() && same_model(reqs[begin].slot, reqs[end].slot)) ++end;
@@ -167,47 +166,16 @@ void Pool::score(Buffers& b) {
         if (!model) {
             for (size_t i = begin; i < end; ++i) reqs[i].slot->status = shm::NEED_MODEL;
         } else {
+            // A row of the wrong width never reaches XGBoost, and fails
+            // alone: the group's other rows are scored without it.
             const size_t nf = model->num_features();
-            bool ok = true;
-            // A row of the wrong width never reaches XGBoost.
-            for (size_t i = begin; i < end; ++i)
-                if (reqs[i].slot->nfeatures != nf) {
-                    shm::set_failed(reqs[i].slot, "wrong number of features for the worker's model");
-                    ok = false;
-                }
-            if (ok) {
-                // One request is scored straight from its slot; a batch is
-                // gathered into one block, as XGBoost needs.
-                const float* block = first->data;
-                if (count > 1) {
-                    for (size_t i = 0; i < count; ++i)
-                        std::memcpy(&b.rows[i * nf], reqs[begin + i].slot->data, nf * sizeof(float));
-                    block = b.rows.get();
-                }
-                const size_t k = model->num_classes();
-                Result<void> r;
-                if (first->kind == shm::PREDICT)
-                    r = model->predict_batch(block, count, b.values.get());
-                else if (k > width)
-                    r = fail(sqlstate::limit_exceeded, "more classes than pgml_worker.max_features");
-                else
-                    r = model->predict_proba_batch(block, count, b.proba.get());
-                for (size_t i = 0; i < count; ++i) {
-                    Slot* s = reqs[begin + i].slot;
-                    if (!r) {
-                        shm::set_failed(s, r.error().message.c_str());
-                    } else if (first->kind == shm::PREDICT) {
-                        s->status = shm::OK;
-                        s->value = b.values[i];
-                        s->nresult = 1;
-                    } else {
-                        s->status = shm::OK;
-                        std::memcpy(s->data, &b.proba[i * k], k * sizeof(float));
-                        s->nresult = static_cast<uint32_t>(k);
-                    }
-                }
-                if (lease.stat) lease.stat->requests.fetch_add(count, std::memory_order_relaxed);
-            }
+            auto good_end = std::partition(reqs.begin() + begin, reqs.begin() + end,
+                                           [nf](const Request& q) { return q.slot->nfeatures == nf; });
+            for (auto it = good_end; it != reqs.begin() + end; ++it)
+                shm::set_failed(it->slot, "wrong number of features for the worker's model");
+            const size_t good = static_cast<size_t>(good_end - (reqs.begin() + begin));
+            if (good > 0) score_group(*model, &reqs[begin], good, b);
+            if (lease.stat) lease.stat->requests.fetch_add(good, std::memory_order_relaxed);
         }
         shm::record_batch(stats, count);
         const uint64_t now = shm::steady_ns();
@@ -217,6 +185,41 @@ void Pool::score(Buffers& b) {
             shm::finish(region_, reqs[i].index);
         }
         begin = end;
+    }
+}
+
+// n requests of one model, kind and width, answered in their slots.
+void Pool::score_group(const Model& model, Request* group, size_t n, Buffers& b) {
+    const size_t nf = model.num_features();
+    const size_t k = model.num_classes();
+    const uint32_t kind = group[0].slot->kind;
+    // One request is scored straight from its slot; a batch is gathered
+    // into one block, as XGBoost needs.
+    const float* block = group[0].slot->data;
+    if (n > 1) {
+        for (size_t i = 0; i < n; ++i) std::memcpy(&b.rows[i * nf], group[i].slot->data, nf * sizeof(float));
+        block = b.rows.get();
+    }
+    Result<void> r;
+    if (kind == shm::PREDICT)
+        r = model.predict_batch(block, n, b.values.get());
+    else if (k > region_->max_features)
+        r = fail(sqlstate::limit_exceeded, "more classes than pgml_worker.max_features");
+    else
+        r = model.predict_proba_batch(block, n, b.proba.get());
+    for (size_t i = 0; i < n; ++i) {
+        Slot* s = group[i].slot;
+        if (!r) {
+            shm::set_failed(s, r.error().message.c_str());
+        } else if (kind == shm::PREDICT) {
+            s->status = shm::OK;
+            s->value = b.values[i];
+            s->nresult = 1;
+        } else {
+            s->status = shm::OK;
+            std::memcpy(s->data, &b.proba[i * k], k * sizeof(float));
+            s->nresult = static_cast<uint32_t>(k);
+        }
     }
 }
 

@@ -61,6 +61,7 @@ private:
     struct Buffers;
     void serve(const uint32_t* indices, uint32_t n, Buffers& b) noexcept;
     void score(Buffers& b);
+    void score_group(const Model& model, Request* group, size_t n, Buffers& b);
 
     shm::Region* region_;
     Registry& registry_;

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Builds and runs the pure-C++ unit tests (GoogleTest) of src/core,
+# src/shmem and src/worker/pool: no Postgres needed.
+#
+#   test/unit/run.sh [BUILD_DIR] [gtest options...]
+#
+# BUILD_DIR defaults to a fresh temporary folder. Options after it go to the
+# test binary, e.g. --gtest_filter='Slot.*' or --gtest_repeat=20.
+# Needs g++, libgtest-dev and libxgboost-dev. Exits non-zero on any failure.
+set -eu
+cd "$(dirname "$0")/../.."
+
+if [ $# -gt 0 ]; then
+    BUILD=$1
+    shift
+else
+    BUILD=$(mktemp -d)
+    trap 'rm -rf "$BUILD"' EXIT
+fi
+mkdir -p "$BUILD"
+BIN=$BUILD/pgml_unit_tests
+
+CXX=${CXX:-g++}
+CXXFLAGS=${CXXFLAGS:--std=c++20 -O1 -g -Wall -Wextra}
+
+echo "== building $BIN"
+# One object per source, compiled $JOBS at a time, then one link.
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+SRCS=$(ls test/unit/*.cpp src/core/*.cpp src/shmem/*.cpp src/worker/pool/*.cpp)
+export CXX CXXFLAGS BUILD
+# An object newer than its source and every header is reused (a given
+# BUILD_DIR makes reruns quick).
+if ! printf '%s\n' $SRCS | xargs -P "$JOBS" -I{} sh -c '
+        o="$BUILD/$(echo "{}" | tr / _ | sed "s/\.cpp\$/.o/")"
+        if [ "$o" -nt "{}" ] && [ -z "$(find src test/unit -name "*.hpp" -newer "$o" | head -1)" ]; then
+            exit 0
+        fi
+        $CXX $CXXFLAGS -I src -I test/unit -D_GNU_SOURCE -c "{}" -o "$o"'; then
+    echo "build failed" >&2
+    exit 1
+fi
+OBJS=$(for f in $SRCS; do echo "$BUILD/$(echo "$f" | tr / _ | sed 's/\.cpp$/.o/')"; done)
+# shellcheck disable=SC2086
+$CXX $OBJS -lgtest -lgtest_main -pthread -lxgboost -lgomp -o "$BIN"
+
+echo "== running $BIN"
+"$BIN" "$@"
