@@ -244,8 +244,12 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
 
     auto fit_start = Clock::now();
     const std::string* method = find_param(spec.params, "tree_method");
-    // "auto" lets XGBoost choose, which QuantileDMatrix does not allow.
-    bool hist = !method || *method == "hist";
+    const std::string* kind = find_param(spec.params, "booster");
+    // gblinear has no trees (no tree_method) and cannot train from a
+    // QuantileDMatrix; "auto" lets XGBoost choose, which QuantileDMatrix
+    // does not allow either.
+    const bool linear = kind && *kind == "gblinear";
+    bool hist = !linear && (!method || *method == "hist");
     auto dtrain = hist ? quantile_matrix(data, split, spec.params) : dense_matrix(data, split);
     if (!dtrain) return tl::unexpected(dtrain.error());
 
@@ -255,8 +259,8 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
     // validate_parameters makes XGBoost report unknown keys (the Python
     // package turns it on too; the C API leaves it off).
     Params params = {{"objective", default_objective(spec.task, num_classes)},
-                     {"tree_method", "hist"},
                      {"validate_parameters", "1"}};
+    if (!linear) params.emplace_back("tree_method", "hist");
     if (num_classes > 2) params.emplace_back("num_class", std::to_string(num_classes));
     for (const auto& kv : spec.params)
         if (kv.first != "n_estimators") params.push_back(kv);

@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include <omp.h>
@@ -193,18 +194,45 @@ Result<int> Booster::boosted_rounds() const {
     return n;
 }
 
+namespace {
+size_t count_of(const bst_ulong* shape, bst_ulong dim) {
+    size_t count = 1;
+    for (bst_ulong i = 0; i < dim; ++i) count *= shape[i];
+    return count;
+}
+}  // namespace
+
 Result<Booster::Output> Booster::predict_dense(const float* rows, size_t nrows,
                                                size_t ncols) const {
+    if (!in_place_ok_.load(std::memory_order_relaxed)) return predict_through_dmatrix(rows, nrows, ncols);
     ArrayInterface ai(rows, nrows, ncols);
     const bst_ulong* shape = nullptr;
     bst_ulong dim = 0;
     const float* out = nullptr;
     if (XGBoosterPredictFromDense(handle_, ai.text, kPredictConfig, thread_proxy(), &shape, &dim,
-                                  &out) != 0)
+                                  &out) != 0) {
+        if (std::strstr(XGBGetLastError(), "Inplace predict is not supported") == nullptr)
+            return tl::unexpected(last_error(sqlstate::internal, "XGBoost prediction failed"));
+        in_place_ok_.store(false, std::memory_order_relaxed);
+        return predict_through_dmatrix(rows, nrows, ncols);
+    }
+    return Output{out, count_of(shape, dim)};
+}
+
+Result<Booster::Output> Booster::predict_through_dmatrix(const float* rows, size_t nrows,
+                                                         size_t ncols) const {
+    ArrayInterface ai(rows, nrows, ncols);
+    DMatrixHandle m = nullptr;
+    if (XGDMatrixCreateFromDense(ai.text, "{\"missing\":NaN,\"nthread\":1}", &m) != 0)
         return tl::unexpected(last_error(sqlstate::internal, "XGBoost prediction failed"));
-    size_t count = 1;
-    for (bst_ulong i = 0; i < dim; ++i) count *= shape[i];
-    return Output{out, count};
+    DMatrix matrix(m);
+    const bst_ulong* shape = nullptr;
+    bst_ulong dim = 0;
+    const float* out = nullptr;
+    if (XGBoosterPredictFromDMatrix(handle_, matrix.get(), kPredictConfig, &shape, &dim, &out) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "XGBoost prediction failed"));
+    // The output lives in the booster's per-thread buffer, not the matrix.
+    return Output{out, count_of(shape, dim)};
 }
 
 }  // namespace pgml::xgb

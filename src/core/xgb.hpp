@@ -6,6 +6,7 @@
 // threads never take a signal meant for Postgres' main thread.
 #pragma once
 
+#include <atomic>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
@@ -75,9 +76,11 @@ private:
 class Booster {
 public:
     Booster() = default;
-    Booster(Booster&& o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+    Booster(Booster&& o) noexcept
+        : handle_(std::exchange(o.handle_, nullptr)), in_place_ok_(o.in_place_ok_.load()) {}
     Booster& operator=(Booster&& o) noexcept {
         std::swap(handle_, o.handle_);
+        in_place_ok_.store(o.in_place_ok_.exchange(in_place_ok_.load()));
         return *this;
     }
     ~Booster() {
@@ -108,7 +111,12 @@ public:
     Result<Output> predict_dense(const float* rows, size_t nrows, size_t ncols) const;
 
 private:
+    // XGBoost 1.7 cannot predict gblinear models in place; those go
+    // through a DMatrix (found on the first prediction, remembered).
+    Result<Output> predict_through_dmatrix(const float* rows, size_t nrows, size_t ncols) const;
+
     BoosterHandle handle_ = nullptr;
+    mutable std::atomic<bool> in_place_ok_{true};
 };
 
 }  // namespace pgml::xgb

@@ -30,7 +30,11 @@ def main():
         features.append(parse_array(x))
         ours.append(parse_array(y) if task == "classification" else [float(y)])
     x = np.asarray(features, dtype=np.float32)
-    theirs = booster.inplace_predict(x, missing=np.nan).astype(np.float32)
+    try:
+        theirs = booster.inplace_predict(x, missing=np.nan)
+    except xgb.core.XGBoostError:  # gblinear: XGBoost 1.7 predicts it through a DMatrix only
+        theirs = booster.predict(xgb.DMatrix(x, missing=np.nan))
+    theirs = theirs.astype(np.float32)
     ours = np.asarray(ours, dtype=np.float32)
     if theirs.ndim == 1:
         theirs = theirs.reshape(-1, 1)
