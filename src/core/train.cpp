@@ -287,8 +287,10 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
         size_t n = std::min(kBatchRows, split.test_rows() - pos);
         gather(data, [&](size_t i) { return split.test_index(i); }, pos, n, x.data(),
                truth.data() + pos);
-        xgb::SignalsBlocked blocked;
-        auto p = booster->predict_dense(x.data(), n, data.cols());
+        auto p = [&] {
+            xgb::SignalsBlocked blocked;  // only around XGBoost: the hook below must be cancellable
+            return booster->predict_dense(x.data(), n, data.cols());
+        }();
         if (!p) return tl::unexpected(p.error());
         for (size_t i = 0; i < p->count; ++i) {
             if (!std::isfinite(p->values[i]))

@@ -1,7 +1,8 @@
 // A thin RAII layer over XGBoost's C API. Every call's return code is checked
 // and turned into an Error carrying XGBGetLastError()'s text. Nothing here
-// throws, allocates through Postgres, or keeps global state besides the log
-// capture, so a Booster may live in a backend or in the worker. Calls that
+// allocates through Postgres or keeps global state besides the log capture,
+// so a Booster may live in a backend or in the worker; failures are Errors
+// (only std::bad_alloc, building an Error's text or a copy, can throw). Calls that
 // may start XGBoost's OpenMP threads block signals meanwhile, so those
 // threads never take a signal meant for Postgres' main thread.
 #pragma once
@@ -103,7 +104,10 @@ public:
     // In-place prediction on a dense row-major block, without building a
     // DMatrix. The returned span points into XGBoost's per-thread buffer and
     // stays valid until this thread's next prediction with this booster.
-    // Thread-safe: several threads may predict with one booster at once.
+    // Thread-safe: several threads may predict with one booster at once
+    // (XGBoost documents it for tree boosters; gblinear's DMatrix path was
+    // tested here with 8 threads, not promised by XGBoost). A gblinear
+    // prediction copies the rows once more, into the DMatrix.
     struct Output {
         const float* values;
         size_t count;

@@ -3,6 +3,8 @@
 #include <climits>
 #include <thread>
 
+#include <sched.h>
+
 extern "C" {
 #include "postgres.h"
 #include "utils/guc.h"
@@ -24,8 +26,12 @@ int model_idle_s = 3600;
 int wait_spin_us = 0;
 int inject_fault = static_cast<int>(InjectFault::none);
 
+// One per CPU this process may run on (its affinity, as taskset or a
+// cpuset leave it), not per CPU of the machine.
 int worker_threads() {
     if (threads > 0) return threads;
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) > 0) return CPU_COUNT(&cpus);
     unsigned n = std::thread::hardware_concurrency();
     return n > 0 ? static_cast<int>(n) : 1;
 }

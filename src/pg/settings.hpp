@@ -7,8 +7,8 @@
 namespace pgml::settings {
 
 enum class PredictPath { worker, backend, automatic };
-// pgml_worker.debug_inject_fault: values are pool::Fault's.
-enum class InjectFault { none = 0, score = 1, load = 2, handoff = 4 };
+// pgml_worker.debug_inject_fault (worker/main.cpp maps it to pool::Fault).
+enum class InjectFault { none, score, load, handoff };
 
 extern int predict_path;      // a PredictPath
 extern int timeout_ms;        // how long a backend waits for the worker

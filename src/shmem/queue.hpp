@@ -21,7 +21,7 @@ struct Ring {
     uint32_t head;  // next to pop
     uint32_t count;
     uint32_t capacity;
-    uint32_t offset;  // of the uint32_t[capacity] array from the Region start
+    uint64_t offset;  // of the uint32_t[capacity] array from the Region start
 };
 
 // Each takes the region's lock.

@@ -35,12 +35,12 @@ Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32
     r->nslots = nslots;
     r->max_features = max_features;
     r->slot_size = l.slot_size;
-    r->slots_offset = static_cast<uint32_t>(l.slots);
+    r->slots_offset = l.slots;
     r->max_models = max_models;
-    r->models_offset = static_cast<uint32_t>(l.models);
+    r->models_offset = l.models;
     Ring* rings[3] = {&r->free_slots, &r->requests, &r->control};
     for (int i = 0; i < 3; ++i)
-        *rings[i] = Ring{0, 0, nslots, static_cast<uint32_t>(l.rings + i * sizeof(uint32_t) * nslots)};
+        *rings[i] = Ring{0, 0, nslots, l.rings + i * sizeof(uint32_t) * nslots};
     for (uint32_t i = 0; i < nslots; ++i) {
         new (slot(r, i)) Slot();
         ring_array(r, r->free_slots)[i] = i;

@@ -28,12 +28,13 @@ struct Region {
     uint32_t nslots;
     uint32_t max_features;
     uint32_t slot_size;   // bytes, multiple of 64
-    uint32_t slots_offset;
     uint32_t max_models;
-    uint32_t models_offset;
+    uint64_t slots_offset;   // the region may pass 4 GB (many slots of wide rows)
+    uint64_t models_offset;
 
     // The worker. ready is set once its pool runs and cleared before it
-    // stops; backends enqueue only while it is set.
+    // stops; backends start a request only while it is set (one that
+    // raced a stop is answered by fail_queued or the next worker).
     std::atomic<uint32_t> ready;
     std::atomic<int32_t> worker_pid;
     std::atomic<uint32_t> worker_procno;

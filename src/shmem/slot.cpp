@@ -138,6 +138,12 @@ uint32_t reclaim_orphans(Region* r) noexcept {
         // Only the worker takes slots, and the previous worker is gone: a
         // TAKEN slot is nobody's work any more. Its backend gets an answer
         // (and frees the slot), unless it abandons it meanwhile.
+        if (cur == TAKEN && s->kind == RETIRE) {  // nobody waits for a retire
+            s->state.store(FREE, std::memory_order_release);
+            push_locked(r, r->free_slots, i);
+            ++handled;
+            continue;
+        }
         if (cur == TAKEN) {
             s->status = WORKER_GONE;
             if (s->state.compare_exchange_strong(cur, DONE)) {

@@ -21,21 +21,22 @@ MemoryContext copy_cxt = nullptr;
 ResourceOwner owner = nullptr;
 
 // What an ERROR in the middle of the copy may leave: the DSM mapping (held
-// by our resource owner), a lightweight lock, a wait event. Released as
-// Postgres' own auxiliary processes do after an error; the worker has no
-// transaction to abort. Plain C: nothing here raises an ERROR.
-void recover_from_error() {
+// by our resource owner), CurrentResourceOwner still pointing at it, a
+// lightweight lock, a wait event. Released as Postgres' own auxiliary
+// processes do after an error; the worker has no transaction to abort.
+// Plain C, and none of these calls raises an ERROR (a release that is not
+// a commit reports no leaks), so no longjmp can start here.
+void recover_from_error(ResourceOwner previous) {
     LWLockReleaseAll();
     ConditionVariableCancelSleep();
     pgstat_report_wait_end();
     if (owner) {
-        ResourceOwner previous = CurrentResourceOwner;
         CurrentResourceOwner = owner;
         ResourceOwnerRelease(owner, RESOURCE_RELEASE_BEFORE_LOCKS, false, true);
         ResourceOwnerRelease(owner, RESOURCE_RELEASE_LOCKS, false, true);
         ResourceOwnerRelease(owner, RESOURCE_RELEASE_AFTER_LOCKS, false, true);
-        CurrentResourceOwner = previous;
     }
+    CurrentResourceOwner = previous;
     if (copy_cxt) MemoryContextReset(copy_cxt);
 }
 
@@ -44,12 +45,12 @@ void recover_from_error() {
 Result<HandedOver> read_handoff(uint32_t handle, uint64_t limit, bool inject_error) {
     HandedOver out{};
     bool attached = false;
+    ResourceOwner const previous = CurrentResourceOwner;
     auto copied = pg::call([&] {
         if (!copy_cxt) copy_cxt = AllocSetContextCreate(TopMemoryContext, "pgml_worker hand-over",
                                                         ALLOCSET_DEFAULT_SIZES);
         if (!owner) owner = ResourceOwnerCreate(nullptr, "pgml_worker hand-over");
         MemoryContextReset(copy_cxt);
-        ResourceOwner previous = CurrentResourceOwner;
         CurrentResourceOwner = owner;
         dsm_segment* seg = dsm_attach(handle);
         CurrentResourceOwner = previous;
@@ -57,6 +58,12 @@ Result<HandedOver> read_handoff(uint32_t handle, uint64_t limit, bool inject_err
         attached = true;
         if (inject_error) elog(ERROR, "injected fault: reading a handed-over model failed");
         auto* h = static_cast<shm::Handoff*>(dsm_segment_address(seg));
+        // The header must describe what is mapped, whatever the segment
+        // holds: a copy past its end would take the cluster down.
+        const Size mapped = dsm_segment_map_length(seg);
+        if (mapped < sizeof(shm::Handoff) || h->nclasses > 65536 || h->nbytes > mapped ||
+            shm::handoff_size(h->nclasses, h->nbytes) > mapped)
+            elog(ERROR, "the model's hand-over segment is malformed");
         out.nbytes = h->nbytes;
         out.classification = h->classification != 0;
         if (h->nbytes <= limit) {  // a model too large is refused unread
@@ -72,14 +79,14 @@ Result<HandedOver> read_handoff(uint32_t handle, uint64_t limit, bool inject_err
         dsm_detach(seg);
     });
     if (!copied) {
-        Error e = copied.error();
-        recover_from_error();
+        // Released before any C++ work (the copy of the message may throw).
+        recover_from_error(previous);
+        auto* edata = static_cast<ErrorData*>(copied.error().pg_error);
         // The worker goes on: the error is answered to the request (its
         // backend raises it), never re-thrown here.
-        if (e.pg_error) {
-            FreeErrorData(static_cast<ErrorData*>(e.pg_error));
-            e.pg_error = nullptr;
-        }
+        Error e = copied.error();
+        e.pg_error = nullptr;
+        if (edata) FreeErrorData(edata);
         return tl::unexpected(e);
     }
     if (!attached) return fail(sqlstate::internal, "the model's shared memory segment was gone");

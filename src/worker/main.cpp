@@ -50,11 +50,21 @@ void on_exit(int, Datum) noexcept {
     shm::fail_queued(r);
 }
 
+uint32_t fault_of(settings::InjectFault f) {
+    switch (f) {
+        case settings::InjectFault::score: return pool::fault_score;
+        case settings::InjectFault::load: return pool::fault_load;
+        case settings::InjectFault::handoff: return pool::fault_handoff;
+        case settings::InjectFault::none: break;
+    }
+    return pool::no_fault;
+}
+
 void apply_settings(pool::Pool& p) {
     p.max_batch.store(static_cast<uint32_t>(settings::max_batch), std::memory_order_relaxed);
     p.max_wait_us.store(static_cast<uint32_t>(settings::max_wait_us), std::memory_order_relaxed);
     p.spin_us.store(static_cast<uint32_t>(settings::spin_us), std::memory_order_relaxed);
-    p.fault.store(static_cast<uint32_t>(settings::inject_fault), std::memory_order_relaxed);
+    p.fault.store(fault_of(static_cast<settings::InjectFault>(settings::inject_fault)), std::memory_order_relaxed);
 }
 
 Result<Datum> run(shm::Region* r) {
@@ -63,8 +73,11 @@ Result<Datum> run(shm::Region* r) {
     apply_settings(pool);
     // What a previous worker left: slots it had taken and never answered
     // (it failed mid-way, or exited on a FATAL) would otherwise stay taken.
-    if (uint32_t n = shm::reclaim_orphans(r); n > 0)
-        ereport(LOG, (errmsg("pgml_worker: reclaimed %u request slots a previous worker left", n)));
+    if (uint32_t n = shm::reclaim_orphans(r); n > 0) {
+        auto logged = pg::call(
+            [&] { ereport(LOG, (errmsg("pgml_worker: reclaimed %u request slots a previous worker left", n))); });
+        if (!logged) return tl::unexpected(logged.error());
+    }
     shm::start_requests(r);
     // on_exit may stop the pool only while it exists.
     struct Published {

@@ -16,13 +16,25 @@ namespace pgml::pool {
 using shm::Slot;
 using Request = Pool::Request;
 
+// Sized for the largest batch but left uninitialized: only the pages a
+// batch uses ever become resident.
 struct Pool::Buffers {
+    explicit Buffers(size_t width)
+        : indices(new uint32_t[kMaxBatchLimit]),
+          rows(new float[kMaxBatchLimit * width]),
+          values(new double[kMaxBatchLimit]),
+          proba(new float[kMaxBatchLimit * width]) {
+        reqs.reserve(kMaxBatchLimit);
+    }
     std::unique_ptr<uint32_t[]> indices;
     std::unique_ptr<float[]> rows;
     std::unique_ptr<double[]> values;
     std::unique_ptr<float[]> proba;
     std::vector<Request> reqs;
 };
+
+Pool::Pool(shm::Region* region, Registry& registry) : region_(region), registry_(registry) {}
+Pool::~Pool() { stop(); }
 
 namespace {
 
@@ -43,7 +55,8 @@ void Pool::start(int n) {
         sigset_t* mask;
         ~Restore() { pthread_sigmask(SIG_SETMASK, mask, nullptr); }
     } restore{&old};
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
+    for (int i = 0; i < n; ++i) buffers_.push_back(std::make_unique<Buffers>(region_->max_features));
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this, b = buffers_[i].get()] { run(b); });
 }
 
 void Pool::stop() noexcept {
@@ -57,19 +70,19 @@ void Pool::stop() noexcept {
         }
     }
     threads_.clear();
+    buffers_.clear();
 }
 
 // Nothing may escape a pool thread (std::terminate would take the cluster
-// down). run_loop throws only before it holds any request (its buffers);
-// then the thread pauses and starts over. A batch's own failures are
-// answered inside serve.
-void Pool::run() noexcept {
+// down), and nothing in run_loop throws: what a batch's scoring throws is
+// answered inside serve. The catch is a last resort.
+void Pool::run(Buffers* b) noexcept {
     // XGBoost sizes its OpenMP teams by the calling thread's setting when
     // a booster's own nthread does not say: one thread, always.
     xgb::use_one_thread_here();
     for (;;) {
         try {
-            run_loop();
+            run_loop(*b);
             return;
         } catch (...) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -78,16 +91,7 @@ void Pool::run() noexcept {
     }
 }
 
-void Pool::run_loop() {
-    // Sized for the largest batch but left uninitialized: only the pages a
-    // batch uses ever become resident.
-    const size_t cells = static_cast<size_t>(kMaxBatchLimit) * region_->max_features;
-    Buffers b;
-    b.indices.reset(new uint32_t[kMaxBatchLimit]);
-    b.rows.reset(new float[cells]);
-    b.values.reset(new double[kMaxBatchLimit]);
-    b.proba.reset(new float[cells]);
-    b.reqs.reserve(kMaxBatchLimit);
+void Pool::run_loop(Buffers& b) {
     uint32_t last = 1;  // requests in this thread's last batch
     for (;;) {
         uint32_t limit = std::clamp<uint32_t>(max_batch.load(std::memory_order_relaxed), 1, kMaxBatchLimit);

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -31,10 +32,12 @@ enum Fault : uint32_t {
 
 class Pool {
 public:
-    Pool(shm::Region* region, Registry& registry) : region_(region), registry_(registry) {}
-    ~Pool() { stop(); }
+    Pool(shm::Region* region, Registry& registry);
+    ~Pool();
 
-    // Starts n threads with all signals blocked.
+    // Starts n threads with all signals blocked. Their buffers are
+    // allocated here, on the caller's thread: a failure throws (the worker
+    // reports it and stops) instead of leaving a thread that cannot serve.
     void start(int n);
     // Makes the threads finish what they hold and return; joins them.
     void stop() noexcept;
@@ -54,11 +57,12 @@ public:
         bool finished;
     };
 
-private:
-    void run() noexcept;
-    void run_loop();
-    // Buffers are per thread, sized once: no allocation per batch.
+    // Per thread, sized once for the largest batch: no allocation per batch.
     struct Buffers;
+
+private:
+    void run(Buffers* b) noexcept;
+    void run_loop(Buffers& b);
     void serve(const uint32_t* indices, uint32_t n, Buffers& b) noexcept;
     void score(Buffers& b);
     void score_group(const Model& model, Request* group, size_t n, Buffers& b);
@@ -66,6 +70,7 @@ private:
     shm::Region* region_;
     Registry& registry_;
     std::vector<std::thread> threads_;
+    std::vector<std::unique_ptr<Buffers>> buffers_;
 };
 
 }  // namespace pgml::pool
