@@ -1,0 +1,406 @@
+// Compiles and scores forests (forest.hpp). The arithmetic follows XGBoost
+// 1.7.4 exactly (src/predictor/cpu_predictor.cc, predict_fn.h,
+// src/common/math.h, src/objective/*); each rule below says where it is.
+//
+// Covered: booster gbtree (any num_parallel_tree), scalar leaves,
+// numerical splits, num_target 1, and the objectives whose ProbToMargin and
+// PredTransform are implemented here. Refused, to be served by XGBoost:
+// dart (weight_drop scales each tree), gblinear, vector leaves and
+// categorical splits (check_document already refuses both), num_target > 1,
+// any other objective (count:poisson, reg:gamma, reg:tweedie, survival:*,
+// binary:hinge, rank:*: transforms not implemented or not verified), and
+// trees whose shape XGBoost's predictor would not walk as written (below).
+#include "core/forest.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/model_check.hpp"
+
+namespace pgml::forest {
+
+namespace {
+
+using ubjson::Document;
+using ubjson::Kind;
+using ubjson::Typed;
+using ubjson::Value;
+
+constexpr const char* kNotSupported = sqlstate::feature_not_supported;
+constexpr size_t kBlock = 64;  // rows a block, as XGBoost's kBlockOfRowsSize
+
+tl::unexpected<Error> refuse(const std::string& why) {
+    return fail(kNotSupported, "the model cannot be compiled, served by XGBoost: " + why);
+}
+
+// What the checks found, for sizing and for building.
+struct Plan {
+    const Value* trees = nullptr;
+    const Value* tree_info = nullptr;
+    uint32_t num_feature = 0;
+    uint32_t num_groups = 1;
+    uint32_t num_trees = 0;
+    Transform transform = Transform::identity;
+    float base_margin = 0;
+    uint64_t num_nodes = 0;
+    size_t trees_offset = 0, nodes_offset = 0, size = 0;
+};
+
+const Value* member(const Document& d, const Value* obj, std::string_view key) {
+    return obj && obj->kind == Kind::object ? d.find(*obj, key) : nullptr;
+}
+
+// A decimal string member ("3"), as XGBoost saves its parameters.
+bool decimal(const Document& d, const Value* obj, std::string_view key, uint64_t& out) {
+    const Value* v = member(d, obj, key);
+    if (!v || v->kind != Kind::string) return false;
+    std::string_view s = d.string(*v);
+    if (s.empty() || s.size() > 10) return false;
+    uint64_t n = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        n = n * 10 + static_cast<uint64_t>(c - '0');
+    }
+    out = n;
+    return true;
+}
+
+Result<Transform> objective(std::string_view name) {
+    // ProbToMargin and PredTransform are the identity for all of these
+    // (regression_loss.h LinearSquareLoss, SquaredLogError, LogisticRaw;
+    // regression_obj.cu PseudoHuberRegression and MeanAbsoluteError keep
+    // ObjFunction's defaults; reg:linear is LinearSquareLoss).
+    for (const char* id : {"reg:squarederror", "reg:linear", "reg:squaredlogerror",
+                           "reg:absoluteerror", "reg:pseudohubererror", "binary:logitraw"})
+        if (name == id) return Transform::identity;
+    if (name == "binary:logistic" || name == "reg:logistic") return Transform::sigmoid;
+    if (name == "multi:softprob") return Transform::softprob;
+    if (name == "multi:softmax") return Transform::softmax;
+    std::string shown;
+    for (size_t i = 0; i < name.size() && i < 40; ++i)
+        shown.push_back(name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?');
+    return refuse("objective \"" + shown + "\" is not covered");
+}
+
+// base_score is saved in probability space as the shortest string that
+// reads back to the float ("5E-1"); XGBoost reads it with its own
+// correctly rounded from_chars, so strtof gives the same float.
+Result<float> base_score(const Document& d, const Value* param) {
+    const Value* v = member(d, param, "base_score");
+    if (!v || v->kind != Kind::string) return refuse("base_score is not a string");
+    std::string s(d.string(*v));
+    char* end = nullptr;
+    float b = std::strtof(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(b))
+        return refuse("base_score \"" + s.substr(0, 40) + "\" is not a finite number");
+    return b;
+}
+
+// Trees XGBoost's predictor walks as the arrays say: it goes to
+// LeftChild() + 1 for "not less than" (predict_fn.h) but to RightChild()
+// for a missing value, so right = left + 1 must hold on every reachable
+// split. Children after their parent makes a forward pass find every
+// reachable node and makes every walk end; XGBoost writes trees that way
+// (it allocates children after their parent; only reused deleted nodes
+// could break it, and those are refused).
+bool tree_shape(const Document& d, const Value& t, uint64_t index, uint64_t& nodes,
+                std::vector<uint8_t>& reached, std::string& why) {
+    uint64_t n = 0;
+    decimal(d, member(d, &t, "tree_param"), "num_nodes", n);  // checked already
+    Typed left = d.typed(*member(d, &t, "left_children"));
+    Typed right = d.typed(*member(d, &t, "right_children"));
+    reached.assign(n, 0);
+    reached[0] = 1;
+    for (uint64_t i = 0; i < n; ++i) {
+        int64_t l = left.integer(i);
+        if (!reached[i] || l == -1) continue;
+        if (l <= static_cast<int64_t>(i) || right.integer(i) != l + 1) {
+            why = "tree " + std::to_string(index) + ", node " + std::to_string(i) +
+                  ": children " + std::to_string(l) + " and " + std::to_string(right.integer(i)) +
+                  " are not consecutive nodes after their parent";
+            return false;
+        }
+        reached[l] = reached[l + 1] = 1;
+    }
+    nodes = n;
+    return true;
+}
+
+Result<Plan> plan(const Document& d) {
+    if (auto ok = ubjson::check_document(d); !ok) return tl::unexpected(ok.error());
+    Plan p;
+    const Value* learner = member(d, &d.root(), "learner");
+    const Value* gb = member(d, learner, "gradient_booster");
+    std::string_view booster = d.string(*member(d, gb, "name"));
+    if (booster != "gbtree")
+        return refuse("booster " + std::string(booster) + " is not covered (gbtree only)");
+
+    const Value* param = member(d, learner, "learner_model_param");
+    uint64_t num_feature = 0, num_class = 0, num_target = 1;
+    decimal(d, param, "num_feature", num_feature);  // all checked already
+    decimal(d, param, "num_class", num_class);
+    if (member(d, param, "num_target")) decimal(d, param, "num_target", num_target);
+    if (num_target != 1) return refuse("num_target is " + std::to_string(num_target));
+    p.num_feature = static_cast<uint32_t>(num_feature);
+    p.num_groups = static_cast<uint32_t>(std::max<uint64_t>(num_class, 1));
+
+    const Value* obj = member(d, learner, "objective");
+    auto transform = objective(d.string(*member(d, obj, "name")));
+    if (!transform) return tl::unexpected(transform.error());
+    p.transform = *transform;
+    auto b = base_score(d, param);
+    if (!b) return tl::unexpected(b.error());
+    if (p.transform == Transform::softprob || p.transform == Transform::softmax) {
+        // The transform uses the objective's own num_class (multiclass_obj.cu).
+        uint64_t k = 0;
+        if (!decimal(d, member(d, obj, "softmax_multiclass_param"), "num_class", k) ||
+            k != p.num_groups)
+            return refuse("the objective's num_class does not match the model's " +
+                          std::to_string(p.num_groups) + " classes");
+        p.base_margin = *b;
+    } else {
+        if (p.num_groups != 1)
+            return refuse("num_class is " + std::to_string(num_class) + " for objective " +
+                          std::string(d.string(*member(d, obj, "name"))));
+        if (p.transform == Transform::sigmoid) {
+            // LogisticRegression::ProbToMargin, which CHECK-fails outside (0, 1).
+            if (!(*b > 0.0f && *b < 1.0f))
+                return refuse("base_score is not in (0, 1) for a logistic objective");
+            p.base_margin = -logf(1.0f / *b - 1.0f);
+        } else {
+            p.base_margin = *b;  // ProbToMargin is the identity
+        }
+    }
+
+    const Value* model = member(d, gb, "model");
+    p.trees = member(d, model, "trees");
+    p.tree_info = member(d, model, "tree_info");
+    p.num_trees = static_cast<uint32_t>(p.trees->bits);
+    std::vector<uint8_t> reached;
+    std::string why;
+    uint64_t i = 0;
+    for (const Value* t = d.first(*p.trees); t; t = d.next(*t), ++i) {
+        uint64_t n = 0;
+        if (!tree_shape(d, *t, i, n, reached, why)) return refuse(why);
+        p.num_nodes += n;
+    }
+    p.trees_offset = sizeof(Forest);
+    p.nodes_offset = p.trees_offset + sizeof(Tree) * p.num_trees;
+    p.size = p.nodes_offset + sizeof(Node) * p.num_nodes;
+    p.size = (p.size + kForestAlign - 1) & ~(kForestAlign - 1);
+    return p;
+}
+
+void build(const Document& d, const Plan& p, void* buffer) {
+    std::memset(buffer, 0, p.size);
+    auto* f = static_cast<Forest*>(buffer);
+    f->magic = kForestMagic;
+    f->version = kForestVersion;
+    f->size = p.size;
+    f->num_feature = p.num_feature;
+    f->num_groups = p.num_groups;
+    f->num_trees = p.num_trees;
+    f->transform = p.transform;
+    f->base_margin = p.base_margin;
+    f->trees_offset = p.trees_offset;
+    f->nodes_offset = p.nodes_offset;
+    f->num_nodes = p.num_nodes;
+    auto* trees = reinterpret_cast<Tree*>(static_cast<char*>(buffer) + p.trees_offset);
+    auto* nodes = reinterpret_cast<Node*>(static_cast<char*>(buffer) + p.nodes_offset);
+    uint64_t first = 0;
+    std::vector<uint8_t> reached;
+    const Value* g = d.first(*p.tree_info);
+    for (const Value* t = d.first(*p.trees); t; t = d.next(*t), g = d.next(*g), ++trees) {
+        uint64_t n = 0;
+        decimal(d, member(d, t, "tree_param"), "num_nodes", n);
+        Typed left = d.typed(*member(d, t, "left_children"));
+        Typed split = d.typed(*member(d, t, "split_indices"));
+        Typed cond = d.typed(*member(d, t, "split_conditions"));
+        Typed dleft = d.typed(*member(d, t, "default_left"));
+        *trees = Tree{first, static_cast<uint32_t>(n), static_cast<uint32_t>(g->bits)};
+        Node* out = nodes + first;
+        // A leaf's value is its split_conditions entry (RegTree::Node keeps
+        // both in one union). Nodes no walk reaches (deleted by pruning)
+        // become leaves, so every split in the block is one open_forest
+        // can check. plan() checked the reachable splits' children.
+        reached.assign(n, 0);
+        reached[0] = 1;
+        for (uint64_t i = 0; i < n; ++i) {
+            int64_t l = left.integer(i);
+            out[i].value = cond.number(i);
+            if (!reached[i] || l == -1) continue;  // leaf: left 0, feature 0
+            reached[l] = reached[l + 1] = 1;
+            out[i].left = static_cast<uint32_t>(l);
+            out[i].feature = (static_cast<uint32_t>(split.integer(i)) & kFeatureMask) |
+                             (dleft.integer(i) ? kDefaultLeft : 0);
+        }
+        first += n;
+    }
+}
+
+// One tree, one row: XGBoost's GetNextNode. NaN takes the default child;
+// everything else, ±Inf included, goes left iff value < threshold.
+inline float leaf(const Node* t, const float* row) noexcept {
+    uint32_t i = 0;
+    while (t[i].left != 0) {
+        const Node& n = t[i];
+        const float v = row[n.feature & kFeatureMask];
+        uint32_t right = !(v < n.value);
+        if (std::isnan(v)) right = (n.feature & kDefaultLeft) ? 0 : 1;
+        i = n.left + right;
+    }
+    return t[i].value;
+}
+
+// common::Sigmoid, in float, as XGBoost computes it.
+inline float sigmoid(float x) noexcept {
+    constexpr float kEps = 1e-16f;
+    x = std::min(-x, 88.7f);
+    float denom = expf(x) + 1.0f + kEps;
+    return 1.0f / denom;
+}
+
+// common::Softmax: max with fmaxf, the sum of the float exponentials in
+// double, each divided by the sum cast to float.
+inline void softmax(float* p, uint32_t k) noexcept {
+    float wmax = p[0];
+    for (uint32_t i = 1; i < k; ++i) wmax = fmaxf(p[i], wmax);
+    double wsum = 0.0f;
+    for (uint32_t i = 0; i < k; ++i) {
+        p[i] = expf(p[i] - wmax);
+        wsum += p[i];
+    }
+    for (uint32_t i = 0; i < k; ++i) p[i] /= static_cast<float>(wsum);
+}
+
+template <typename F>
+auto no_throw(F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const std::bad_alloc&) {
+        return fail(sqlstate::out_of_memory, "out of memory compiling a forest");
+    } catch (...) {
+        return fail(sqlstate::internal, "unexpected exception compiling a forest");
+    }
+}
+
+}  // namespace
+
+Result<size_t> forest_size(const ubjson::Document& doc) {
+    return no_throw([&]() -> Result<size_t> {
+        auto p = plan(doc);
+        if (!p) return tl::unexpected(p.error());
+        return p->size;
+    });
+}
+
+Result<const Forest*> compile_forest(const ubjson::Document& doc, void* buffer, size_t size) {
+    return no_throw([&]() -> Result<const Forest*> {
+        if (reinterpret_cast<uintptr_t>(buffer) % kForestAlign != 0)
+            return fail(sqlstate::invalid_parameter, "forest buffer is not 8-byte aligned");
+        auto p = plan(doc);
+        if (!p) return tl::unexpected(p.error());
+        if (size < p->size)
+            return fail(sqlstate::invalid_parameter,
+                        "forest buffer of " + std::to_string(size) + " bytes, " +
+                            std::to_string(p->size) + " needed");
+        build(doc, *p, buffer);
+        return static_cast<const Forest*>(buffer);
+    });
+}
+
+Result<const Forest*> open_forest(const void* bytes, size_t size) {
+    return no_throw([&]() -> Result<const Forest*> {
+        auto bad = [](const std::string& why) {
+            return fail(sqlstate::invalid_binary, "not a valid compiled forest: " + why);
+        };
+        if (reinterpret_cast<uintptr_t>(bytes) % kForestAlign != 0) return bad("misaligned");
+        if (size < sizeof(Forest)) return bad("shorter than its header");
+        const auto* f = static_cast<const Forest*>(bytes);
+        if (f->magic != kForestMagic || f->version != kForestVersion)
+            return bad("wrong magic or layout version");
+        if (f->size > size || f->num_groups == 0 || f->transform > Transform::softmax)
+            return bad("header out of range");
+        // Offsets and counts within the block, in 64-bit arithmetic that
+        // cannot overflow for counts below 2^32 and 2^58.
+        if (f->trees_offset != sizeof(Forest) ||
+            f->nodes_offset > f->size ||
+            f->nodes_offset != f->trees_offset + uint64_t{sizeof(Tree)} * f->num_trees ||
+            f->num_nodes > (f->size - f->nodes_offset) / sizeof(Node))
+            return bad("offsets out of range");
+        const Tree* trees = f->trees();
+        const Node* nodes = f->nodes();
+        uint64_t next = 0;
+        for (uint32_t t = 0; t < f->num_trees; ++t) {
+            const Tree& tr = trees[t];
+            if (tr.first_node != next || tr.num_nodes == 0 || tr.group >= f->num_groups ||
+                tr.num_nodes > f->num_nodes - next)
+                return bad("tree " + std::to_string(t) + " out of range");
+            const Node* n = nodes + next;
+            for (uint32_t i = 0; i < tr.num_nodes; ++i)
+                if (n[i].left != 0 &&
+                    (n[i].left <= i || n[i].left >= tr.num_nodes - 1 ||
+                     (n[i].feature & kFeatureMask) >= f->num_feature))
+                    return bad("tree " + std::to_string(t) + ", node " + std::to_string(i) +
+                               " out of range");
+            next += tr.num_nodes;
+        }
+        if (next != f->num_nodes) return bad("node count does not match the trees");
+        return f;
+    });
+}
+
+void predict_margin(const Forest& f, const float* rows, size_t n, float* out) noexcept {
+    const size_t groups = f.num_groups, width = f.num_feature;
+    const Tree* trees = f.trees();
+    const Node* nodes = f.nodes();
+    // XGBoost fills the output with the base margin, then adds each tree's
+    // leaf in tree order, in float, to its group (PredictByAllTrees),
+    // sweeping a block of rows tree by tree.
+    for (size_t begin = 0; begin < n; begin += kBlock) {
+        const size_t m = std::min(kBlock, n - begin);
+        const float* block = rows + begin * width;
+        float* o = out + begin * groups;
+        std::fill(o, o + m * groups, f.base_margin);
+        for (uint32_t t = 0; t < f.num_trees; ++t) {
+            const Node* tree = nodes + trees[t].first_node;
+            float* og = o + trees[t].group;
+            for (size_t r = 0; r < m; ++r) og[r * groups] += leaf(tree, block + r * width);
+        }
+    }
+}
+
+void predict(const Forest& f, const float* rows, size_t n, float* out) noexcept {
+    predict_margin(f, rows, n, out);
+    const uint32_t k = f.num_groups;
+    switch (f.transform) {
+        case Transform::identity:
+            break;
+        case Transform::sigmoid:
+            for (size_t i = 0; i < n * k; ++i) out[i] = sigmoid(out[i]);
+            break;
+        case Transform::softprob:
+            for (size_t r = 0; r < n; ++r) softmax(out + r * k, k);
+            break;
+        case Transform::softmax:
+            // FindMaxIndex: the first largest margin. Row r's answer lands
+            // at out[r] <= r * k, in rows already read.
+            for (size_t r = 0; r < n; ++r) {
+                const float* p = out + r * k;
+                uint32_t best = 0;
+                for (uint32_t i = 1; i < k; ++i)
+                    if (p[i] > p[best]) best = i;
+                out[r] = static_cast<float>(best);
+            }
+            break;
+    }
+}
+
+}  // namespace pgml::forest

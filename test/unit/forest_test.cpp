@@ -1,0 +1,431 @@
+// The compiled forest (src/core/forest.*) against XGBoost itself: models
+// trained here on synthetic data (NaN included), loaded into a booster from
+// the same bytes, and every output compared bit for bit (memcmp, no
+// tolerance) on 10,000+ adversarial rows: realistic values, the model's
+// exact thresholds and their float neighbours, NaN, ±Inf, ±FLT_MAX, -0,
+// denormals, far out of range.
+#include <gtest/gtest.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <xgboost/c_api.h>
+
+#include "core/forest.hpp"
+#include "core/ubjson.hpp"
+#include "core/xgb.hpp"
+
+namespace pgml::unit {
+namespace {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+enum class Label { regression, positive, binary, three };
+
+struct Spec {
+    Params params;
+    int rounds = 10;
+    Label label = Label::regression;
+    double nan_rate = 0;  // share of missing training values
+    size_t features = 5;
+    size_t rows = 2000;
+};
+
+// A value on a coarse grid half the time: hist thresholds are feature
+// values, so ties with the thresholds are common, as in real data.
+float realistic(std::mt19937_64& rng) {
+    std::uniform_real_distribution<float> u(-10.0f, 10.0f);
+    float v = u(rng);
+    return (rng() & 1) ? std::round(v * 4.0f) / 4.0f : v;
+}
+
+std::vector<uint8_t> train(const Spec& s, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<float> x(s.rows * s.features), y(s.rows);
+    std::uniform_real_distribution<double> u(0, 1);
+    for (size_t r = 0; r < s.rows; ++r) {
+        float* row = &x[r * s.features];
+        for (size_t j = 0; j < s.features; ++j)
+            row[j] = u(rng) < s.nan_rate ? NAN : realistic(rng);
+        auto v = [&](size_t j) { return std::isnan(row[j]) ? 0.0f : row[j]; };
+        float z = 3 * std::sin(v(0)) + v(1) * v(2) / 10 - v(3 % s.features) +
+                  static_cast<float>(u(rng) - 0.5);
+        switch (s.label) {
+            case Label::regression: y[r] = z; break;
+            case Label::positive: y[r] = std::fabs(z); break;
+            case Label::binary: y[r] = z > 0 ? 1.0f : 0.0f; break;
+            case Label::three: y[r] = z < -2 ? 0.0f : z < 2 ? 1.0f : 2.0f; break;
+        }
+    }
+    auto dm = xgb::DMatrix::from_dense(x.data(), s.rows, s.features);
+    EXPECT_TRUE(dm.has_value());
+    EXPECT_TRUE(dm->set_labels(y.data(), s.rows).has_value());
+    auto b = xgb::Booster::create(*dm);
+    EXPECT_TRUE(b.has_value());
+    EXPECT_TRUE(b->set_param("nthread", "1").has_value());
+    EXPECT_TRUE(b->set_param("seed", std::to_string(seed)).has_value());
+    for (const auto& [k, v] : s.params) EXPECT_TRUE(b->set_param(k, v).has_value()) << k;
+    for (int i = 0; i < s.rounds; ++i) EXPECT_TRUE(b->update(i, *dm).has_value());
+    auto ubj = b->save_ubj();
+    EXPECT_TRUE(ubj.has_value());
+    return ubj ? *ubj : std::vector<uint8_t>{};
+}
+
+// A compiled forest in its own 8-byte aligned buffer.
+struct Compiled {
+    std::vector<uint64_t> mem;
+    const forest::Forest* f = nullptr;
+};
+
+Result<Compiled> compile(const std::vector<uint8_t>& ubj) {
+    auto doc = ubjson::Document::parse(ubj.data(), ubj.size());
+    if (!doc) return tl::unexpected(doc.error());
+    auto size = forest::forest_size(*doc);
+    if (!size) return tl::unexpected(size.error());
+    Compiled c;
+    c.mem.resize((*size + 7) / 8);
+    auto f = forest::compile_forest(*doc, c.mem.data(), *size);
+    if (!f) return tl::unexpected(f.error());
+    c.f = *f;
+    return c;
+}
+
+// Every split threshold of the model, by feature (from the UBJSON itself).
+std::vector<std::vector<float>> thresholds(const forest::Forest& f) {
+    std::vector<std::vector<float>> out(f.num_feature);
+    for (uint64_t i = 0; i < f.num_nodes; ++i) {
+        const forest::Node& n = f.nodes()[i];
+        if (n.left) out[n.feature & forest::kFeatureMask].push_back(n.value);
+    }
+    return out;
+}
+
+std::vector<float> adversarial_rows(const forest::Forest& f, size_t n, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    auto th = thresholds(f);
+    std::vector<float> rows(n * f.num_feature);
+    const float specials[] = {INFINITY,     -INFINITY,     FLT_MAX,     -FLT_MAX,
+                              -0.0f,        0.0f,          FLT_TRUE_MIN, -FLT_TRUE_MIN,
+                              FLT_MIN / 3,  -FLT_MIN / 3,  FLT_MIN,     1e30f,
+                              -1e30f,       1e-30f};
+    for (size_t r = 0; r < n; ++r)
+        for (size_t j = 0; j < f.num_feature; ++j) {
+            float& v = rows[r * f.num_feature + j];
+            const unsigned pick = static_cast<unsigned>(rng() % 100);
+            const std::vector<float>& t = th[j];
+            const float exact = t.empty() ? realistic(rng) : t[rng() % t.size()];
+            if (pick < 30) v = realistic(rng);
+            else if (pick < 52) v = exact;
+            else if (pick < 62) v = std::nextafterf(exact, INFINITY);
+            else if (pick < 72) v = std::nextafterf(exact, -INFINITY);
+            else if (pick < 80) v = NAN;
+            else if (pick < 88) v = (rng() & 1) ? INFINITY : -INFINITY;
+            else v = specials[rng() % (sizeof specials / sizeof specials[0])];
+        }
+    return rows;
+}
+
+// XGBoosterPredictFromDense, type 0 (value) or 1 (margin), one thread.
+std::vector<float> xgboost_predict(const xgb::Booster& b, const float* rows, size_t n,
+                                   size_t cols, int type) {
+    char ai[256];
+    std::snprintf(ai, sizeof ai,
+                  "{\"data\":[%llu,true],\"shape\":[%zu,%zu],\"typestr\":\"<f4\",\"version\":3}",
+                  static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(rows)), n, cols);
+    std::string config = "{\"type\":" + std::to_string(type) +
+                         ",\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,"
+                         "\"cache_id\":0,\"strict_shape\":false,\"missing\":NaN}";
+    const bst_ulong* shape = nullptr;
+    bst_ulong dim = 0;
+    const float* out = nullptr;
+    if (XGBoosterPredictFromDense(b.get(), ai, config.c_str(), nullptr, &shape, &dim, &out) != 0) {
+        ADD_FAILURE() << XGBGetLastError();
+        return {};
+    }
+    size_t count = 1;
+    for (bst_ulong i = 0; i < dim; ++i) count *= shape[i];
+    return std::vector<float>(out, out + count);
+}
+
+std::string hex(float v) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    char s[32];
+    std::snprintf(s, sizeof s, "%.9g (0x%08x)", static_cast<double>(v), u);
+    return s;
+}
+
+// The first element where a and b differ in their bits, or -1.
+long first_difference(const std::vector<float>& a, const std::vector<float>& b) {
+    for (size_t i = 0; i < a.size(); ++i)
+        if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return static_cast<long>(i);
+    return -1;
+}
+
+// Compiles ubj, scores n adversarial rows with the forest and with XGBoost
+// (type 0 and 1), and expects the same bits everywhere. Also scores in
+// uneven chunks, which must not change a bit either.
+void expect_identical(const std::vector<uint8_t>& ubj, size_t n, uint64_t seed,
+                      const std::string& what) {
+    SCOPED_TRACE(what);
+    auto c = compile(ubj);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    const forest::Forest& f = *c->f;
+    ASSERT_TRUE(forest::open_forest(c->mem.data(), c->mem.size() * 8).has_value());
+    auto booster = xgb::Booster::load(ubj.data(), ubj.size());
+    ASSERT_TRUE(booster.has_value()) << booster.error().message;
+    ASSERT_TRUE(booster->set_param("nthread", "1").has_value());
+    const std::vector<float> rows = adversarial_rows(f, n, seed);
+
+    for (int type : {0, 1}) {
+        SCOPED_TRACE(type == 0 ? "type 0 (value)" : "type 1 (margin)");
+        std::vector<float> expected = xgboost_predict(*booster, rows.data(), n, f.num_feature, type);
+        const size_t per_row = type == 0 ? f.outputs_per_row() : f.num_groups;
+        ASSERT_EQ(expected.size(), n * per_row);
+        std::vector<float> got(n * f.num_groups);
+        if (type == 0)
+            forest::predict(f, rows.data(), n, got.data());
+        else
+            forest::predict_margin(f, rows.data(), n, got.data());
+        got.resize(n * per_row);
+        long d = first_difference(expected, got);
+        EXPECT_EQ(d, -1) << "row " << d / static_cast<long>(per_row) << ": XGBoost "
+                         << hex(expected[d]) << ", forest " << hex(got[d]);
+
+        // Chunks of 1, 7, 64, 65, ... rows: blocks must not matter.
+        std::vector<float> chunked(n * f.num_groups);
+        std::vector<float> scratch;
+        const size_t sizes[] = {1, 7, 64, 65, 130, 1000};
+        for (size_t at = 0, k = 0; at < n; ++k) {
+            const size_t m = std::min(sizes[k % 6], n - at);
+            scratch.assign(m * f.num_groups, 0);
+            const float* src = rows.data() + at * f.num_feature;
+            if (type == 0)
+                forest::predict(f, src, m, scratch.data());
+            else
+                forest::predict_margin(f, src, m, scratch.data());
+            std::memcpy(&chunked[at * per_row], scratch.data(), m * per_row * sizeof(float));
+            at += m;
+        }
+        chunked.resize(n * per_row);
+        EXPECT_EQ(first_difference(expected, chunked), -1) << "chunked scoring differs";
+    }
+}
+
+constexpr size_t kRows = 10000;
+
+class ForestTest : public ::testing::Test {
+protected:
+    void SetUp() override { xgb::use_one_thread_here(); }
+};
+
+TEST_F(ForestTest, RegressionDepthsTreesAndBaseScores) {
+    struct Case {
+        const char* what;
+        Spec spec;
+    } cases[] = {
+        {"depth 1, 500 trees, hist, base_score 3.7",
+         {{{"max_depth", "1"}, {"tree_method", "hist"}, {"base_score", "3.7"}}, 500}},
+        {"depth 3, 100 trees, exact",
+         {{{"max_depth", "3"}, {"tree_method", "exact"}}, 100}},
+        {"depth 6, 60 trees, hist, 15 % NaN, base_score -12.25",
+         {{{"max_depth", "6"}, {"tree_method", "hist"}, {"base_score", "-12.25"}}, 60,
+          Label::regression, 0.15}},
+        {"depth 12, 20 trees, hist, 30 % NaN",
+         {{{"max_depth", "12"}, {"tree_method", "hist"}, {"max_bin", "1024"}}, 20,
+          Label::regression, 0.3, 8, 6000}},
+        {"depth 8, 1 tree, approx, 10 % NaN",
+         {{{"max_depth", "8"}, {"tree_method", "approx"}}, 1, Label::regression, 0.1}},
+        {"depth 4, random forest (num_parallel_tree 4), 5 rounds",
+         {{{"max_depth", "4"}, {"tree_method", "hist"}, {"num_parallel_tree", "4"},
+           {"subsample", "0.6"}, {"colsample_bynode", "0.7"}},
+          5, Label::regression, 0.05}},
+        {"reg:linear, depth 4, 10 trees",
+         {{{"objective", "reg:linear"}, {"max_depth", "4"}}, 10}},
+    };
+    uint64_t seed = 1;
+    for (const Case& c : cases) {
+        auto ubj = train(c.spec, seed);
+        expect_identical(ubj, kRows, seed * 1000, c.what);
+        ++seed;
+    }
+}
+
+TEST_F(ForestTest, OtherIdentityObjectives) {
+    struct Case {
+        const char* what;
+        Spec spec;
+    } cases[] = {
+        {"reg:absoluteerror", {{{"objective", "reg:absoluteerror"}, {"max_depth", "5"},
+                                {"tree_method", "hist"}}, 20, Label::regression, 0.1}},
+        {"reg:pseudohubererror", {{{"objective", "reg:pseudohubererror"}, {"max_depth", "5"},
+                                   {"base_score", "1.5"}}, 20, Label::regression, 0.1}},
+        {"reg:squaredlogerror", {{{"objective", "reg:squaredlogerror"}, {"max_depth", "4"}},
+                                 20, Label::positive, 0.1}},
+        {"binary:logitraw, base_score 0.3", {{{"objective", "binary:logitraw"},
+                                              {"max_depth", "4"}, {"base_score", "0.3"}},
+                                             20, Label::binary, 0.1}},
+    };
+    uint64_t seed = 101;
+    for (const Case& c : cases) expect_identical(train(c.spec, seed), kRows, seed, c.what), ++seed;
+}
+
+TEST_F(ForestTest, BinaryLogistic) {
+    struct Case {
+        const char* what;
+        Spec spec;
+    } cases[] = {
+        {"binary:logistic, depth 4, 50 trees, base_score 0.2, 10 % NaN",
+         {{{"objective", "binary:logistic"}, {"max_depth", "4"}, {"base_score", "0.2"},
+           {"tree_method", "hist"}}, 50, Label::binary, 0.1}},
+        {"binary:logistic, depth 8, 200 trees, eta 1 (saturating margins)",
+         {{{"objective", "binary:logistic"}, {"max_depth", "8"}, {"eta", "1"},
+           {"tree_method", "hist"}}, 200, Label::binary, 0.05}},
+        {"binary:logistic, depth 2, base_score 0.97",
+         {{{"objective", "binary:logistic"}, {"max_depth", "2"}, {"base_score", "0.97"}},
+          30, Label::binary}},
+        {"reg:logistic, depth 5, base_score 0.6",
+         {{{"objective", "reg:logistic"}, {"max_depth", "5"}, {"base_score", "0.6"}},
+          30, Label::binary, 0.1}},
+    };
+    uint64_t seed = 201;
+    for (const Case& c : cases) expect_identical(train(c.spec, seed), kRows, seed, c.what), ++seed;
+}
+
+TEST_F(ForestTest, MultiClass) {
+    struct Case {
+        const char* what;
+        Spec spec;
+    } cases[] = {
+        {"multi:softprob, 3 classes, depth 5, 30 rounds, base_score 0.3, 10 % NaN",
+         {{{"objective", "multi:softprob"}, {"num_class", "3"}, {"max_depth", "5"},
+           {"base_score", "0.3"}, {"tree_method", "hist"}}, 30, Label::three, 0.1}},
+        {"multi:softprob, 3 classes, depth 10, 40 rounds, eta 1",
+         {{{"objective", "multi:softprob"}, {"num_class", "3"}, {"max_depth", "10"},
+           {"eta", "1"}}, 40, Label::three, 0.05}},
+        {"multi:softmax, 3 classes, depth 3, 20 rounds",
+         {{{"objective", "multi:softmax"}, {"num_class", "3"}, {"max_depth", "3"}},
+          20, Label::three, 0.1}},
+        {"multi:softprob, 3 classes, num_parallel_tree 2",
+         {{{"objective", "multi:softprob"}, {"num_class", "3"}, {"max_depth", "4"},
+           {"num_parallel_tree", "2"}, {"subsample", "0.7"}}, 8, Label::three}},
+    };
+    uint64_t seed = 301;
+    for (const Case& c : cases) expect_identical(train(c.spec, seed), kRows, seed, c.what), ++seed;
+}
+
+TEST_F(ForestTest, RefusesWhatItDoesNotCover) {
+    struct Case {
+        const char* what;
+        Spec spec;
+        const char* says;
+    } cases[] = {
+        {"dart", {{{"booster", "dart"}, {"rate_drop", "0.2"}}, 5}, "booster dart"},
+        {"gblinear", {{{"booster", "gblinear"}}, 5}, "booster gblinear"},
+        {"count:poisson", {{{"objective", "count:poisson"}}, 5, Label::positive},
+         "objective \"count:poisson\""},
+        {"reg:gamma", {{{"objective", "reg:gamma"}}, 5, Label::positive},
+         "objective \"reg:gamma\""},
+        {"binary:hinge", {{{"objective", "binary:hinge"}}, 5, Label::binary},
+         "objective \"binary:hinge\""},
+        {"reg:tweedie", {{{"objective", "reg:tweedie"}}, 5, Label::positive},
+         "objective \"reg:tweedie\""},
+    };
+    uint64_t seed = 401;
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.what);
+        auto ubj = train(c.spec, seed++);
+        auto doc = ubjson::Document::parse(ubj.data(), ubj.size());
+        ASSERT_TRUE(doc.has_value());
+        auto size = forest::forest_size(*doc);
+        ASSERT_FALSE(size.has_value());
+        EXPECT_EQ(size.error().sqlstate, "0A000");
+        EXPECT_NE(size.error().message.find("served by XGBoost"), std::string::npos);
+        EXPECT_NE(size.error().message.find(c.says), std::string::npos) << size.error().message;
+        std::vector<uint64_t> mem(1 << 16);
+        EXPECT_FALSE(forest::compile_forest(*doc, mem.data(), mem.size() * 8).has_value());
+    }
+    // Not a model (an empty object parses, fails check_document): its
+    // error, unchanged.
+    const uint8_t empty[] = {'{', '}'};
+    auto doc = ubjson::Document::parse(empty, sizeof empty);
+    ASSERT_TRUE(doc.has_value());
+    auto size = forest::forest_size(*doc);
+    ASSERT_FALSE(size.has_value());
+    EXPECT_EQ(size.error().sqlstate, sqlstate::invalid_binary);
+}
+
+TEST_F(ForestTest, BufferChecks) {
+    auto ubj = train({{{"max_depth", "3"}}, 4}, 501);
+    auto doc = ubjson::Document::parse(ubj.data(), ubj.size());
+    ASSERT_TRUE(doc.has_value());
+    auto size = forest::forest_size(*doc);
+    ASSERT_TRUE(size.has_value());
+    std::vector<uint64_t> mem(*size / 8 + 2);
+    EXPECT_FALSE(forest::compile_forest(*doc, mem.data(), *size - 1).has_value());
+    EXPECT_FALSE(forest::compile_forest(*doc, reinterpret_cast<char*>(mem.data()) + 4, *size)
+                     .has_value());
+    auto f = forest::compile_forest(*doc, mem.data(), *size);
+    ASSERT_TRUE(f.has_value());
+    EXPECT_EQ((*f)->size, *size);
+    // open_forest: the block as compiled opens; short, misaligned or
+    // damaged blocks do not.
+    EXPECT_TRUE(forest::open_forest(mem.data(), *size).has_value());
+    EXPECT_FALSE(forest::open_forest(mem.data(), *size - 1).has_value());
+    EXPECT_FALSE(forest::open_forest(reinterpret_cast<char*>(mem.data()) + 4, *size).has_value());
+    std::vector<uint64_t> bad = mem;
+    auto* nodes = const_cast<forest::Node*>(reinterpret_cast<forest::Forest*>(bad.data())->nodes());
+    nodes[0].left = 0x7fffffffu;  // root's children out of its tree
+    EXPECT_FALSE(forest::open_forest(bad.data(), *size).has_value());
+    bad = mem;
+    nodes = const_cast<forest::Node*>(reinterpret_cast<forest::Forest*>(bad.data())->nodes());
+    nodes[0].feature = 99;  // feature past num_feature
+    EXPECT_FALSE(forest::open_forest(bad.data(), *size).has_value());
+}
+
+// Compiled at one address, copied to another, the original destroyed: the
+// copy scores exactly as before. This is what a reader mapping the block
+// somewhere else will do.
+TEST_F(ForestTest, PositionIndependent) {
+    auto ubj = train({{{"objective", "multi:softprob"}, {"num_class", "3"}, {"max_depth", "6"}},
+                      25, Label::three, 0.1}, 601);
+    auto c = compile(ubj);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    const forest::Forest& f = *c->f;
+    const std::vector<float> rows = adversarial_rows(f, 2000, 602);
+    std::vector<float> before(2000 * f.num_groups), after(before.size());
+    forest::predict(f, rows.data(), 2000, before.data());
+
+    const size_t size = f.size, groups = f.num_groups;
+    std::vector<uint64_t> copy(c->mem.size() + 3);
+    uint64_t* at = copy.data() + 3;
+    std::memcpy(at, c->mem.data(), size);
+    std::memset(c->mem.data(), 0xab, c->mem.size() * 8);
+    ASSERT_EQ(groups, 3u);
+    auto g = forest::open_forest(at, size);
+    ASSERT_TRUE(g.has_value()) << g.error().message;
+    forest::predict(**g, rows.data(), 2000, after.data());
+    EXPECT_EQ(std::memcmp(before.data(), after.data(), before.size() * sizeof(float)), 0);
+}
+
+TEST_F(ForestTest, TwelveBytesANode) {
+    auto ubj = train({{{"max_depth", "6"}, {"tree_method", "hist"}}, 25}, 701);
+    auto c = compile(ubj);
+    ASSERT_TRUE(c.has_value());
+    const forest::Forest& f = *c->f;
+    EXPECT_EQ(sizeof(forest::Node), 12u);
+    EXPECT_EQ(f.size, sizeof(forest::Forest) + 16 * f.num_trees + 12 * f.num_nodes +
+                          (12 * f.num_nodes) % 8 / 4 * 4);
+    std::printf("  25 trees depth 6: %llu nodes, %llu bytes compiled, %zu bytes UBJSON\n",
+                static_cast<unsigned long long>(f.num_nodes),
+                static_cast<unsigned long long>(f.size), ubj.size());
+}
+
+}  // namespace
+}  // namespace pgml::unit
