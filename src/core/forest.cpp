@@ -37,7 +37,7 @@ constexpr const char* kNotSupported = sqlstate::feature_not_supported;
 constexpr size_t kBlock = 64;  // rows a block, as XGBoost's kBlockOfRowsSize
 
 tl::unexpected<Error> refuse(const std::string& why) {
-    return fail(kNotSupported, "the model cannot be compiled, served by XGBoost: " + why);
+    return fail(kNotSupported, "not compiled into a forest: " + why);
 }
 
 // What the checks found, for sizing and for building.

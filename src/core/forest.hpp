@@ -93,7 +93,8 @@ static_assert(std::is_standard_layout_v<Forest>);
 
 // The bytes compile_forest needs for this model, or why the model cannot be
 // compiled: the document fails check_document (invalid_binary), or it uses
-// something not covered (feature_not_supported, "served by XGBoost: ...").
+// something not covered (feature_not_supported, "not compiled into a
+// forest: ..."), for XGBoost to serve.
 Result<size_t> forest_size(const ubjson::Document& doc);
 
 // Builds the forest into buffer (kForestAlign-aligned, at least

@@ -1,6 +1,11 @@
 #include "core/model.hpp"
 
+#include <cstring>
 #include <string>
+#include <vector>
+
+#include "core/forest_probe.hpp"
+#include "core/ubjson.hpp"
 
 namespace pgml {
 
@@ -64,21 +69,72 @@ Result<void> Model::predict_proba(const float* row, float* dst) const {
     return predict_proba_batch(row, 1, dst);
 }
 
-Result<void> Model::predict_batch(const float* rows, size_t n, double* dst) const {
+namespace {
+// The forest's outputs for a batch; per thread, grown to the largest batch
+// (forest::predict wants room for every margin of every row).
+float* scratch(size_t floats) {
+    thread_local std::vector<float> buffer;
+    if (buffer.size() < floats) buffer.resize(floats);
+    return buffer.data();
+}
+}  // namespace
+
+Result<const float*> Model::raw(const float* rows, size_t n) const {
+    const size_t k = outputs_per_row();
+    if (forest_) {
+        float* out = scratch(n * forest_->num_groups);
+        forest::predict(*forest_, rows, n, out);
+        return out;
+    }
     auto out = booster_.predict_dense(rows, n, num_features_);
     if (!out) return tl::unexpected(out.error());
-    const size_t k = outputs_per_row();
     if (out->count != n * k) return fail(sqlstate::internal, "XGBoost returned an unexpected number of outputs");
-    for (size_t i = 0; i < n; ++i) dst[i] = answer(out->values + i * k);
+    return out->values;
+}
+
+Result<void> Model::predict_batch(const float* rows, size_t n, double* dst) const {
+    auto out = raw(rows, n);
+    if (!out) return tl::unexpected(out.error());
+    const size_t k = outputs_per_row();
+    for (size_t i = 0; i < n; ++i) dst[i] = answer(*out + i * k);
     return {};
 }
 
 Result<void> Model::predict_proba_batch(const float* rows, size_t n, float* dst) const {
-    auto out = booster_.predict_dense(rows, n, num_features_);
+    auto out = raw(rows, n);
     if (!out) return tl::unexpected(out.error());
     const size_t k = outputs_per_row();
-    if (out->count != n * k) return fail(sqlstate::internal, "XGBoost returned an unexpected number of outputs");
-    for (size_t i = 0; i < n; ++i) probabilities(out->values + i * k, dst + i * classes_.size());
+    for (size_t i = 0; i < n; ++i) probabilities(*out + i * k, dst + i * classes_.size());
+    return {};
+}
+
+// Rows the forest is checked on: enough to visit each split's threshold
+// and neighbours many times over for the models this project trains.
+constexpr size_t kProbeRows = 2048;
+
+Result<void> Model::use_forest(const void* bytes, size_t len) {
+    auto doc = ubjson::Document::parse(static_cast<const uint8_t*>(bytes), len);
+    if (!doc) return tl::unexpected(doc.error());
+    auto size = forest::forest_size(*doc);
+    if (!size) return tl::unexpected(size.error());
+    std::unique_ptr<uint64_t[]> storage(new uint64_t[(*size + 7) / 8]);
+    auto f = forest::compile_forest(*doc, storage.get(), *size);
+    if (!f) return tl::unexpected(f.error());
+    if ((*f)->num_feature != num_features_ || (*f)->outputs_per_row() != outputs_per_row())
+        return fail(sqlstate::feature_not_supported,
+                    "not compiled into a forest: its outputs differ in shape from the model's");
+    // Bit for bit, on every probe row, or not at all (DESIGN.md invariant 8).
+    const std::vector<float> rows = forest::probe_rows(**f, kProbeRows, 42);
+    auto theirs = booster_.predict_dense(rows.data(), kProbeRows, num_features_);
+    if (!theirs) return tl::unexpected(theirs.error());
+    const size_t outputs = kProbeRows * outputs_per_row();
+    std::vector<float> ours(kProbeRows * (*f)->num_groups);
+    forest::predict(**f, rows.data(), kProbeRows, ours.data());
+    if (theirs->count != outputs || std::memcmp(ours.data(), theirs->values, outputs * sizeof(float)) != 0)
+        return fail(sqlstate::feature_not_supported,
+                    "not used: the compiled forest differs from XGBoost on the probe rows");
+    forest_storage_ = std::move(storage);
+    forest_ = *f;
     return {};
 }
 

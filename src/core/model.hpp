@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/forest.hpp"
 #include "core/train.hpp"
 #include "core/xgb.hpp"
 
@@ -28,17 +31,30 @@ public:
     // One probability per class, written to out[0 .. num_classes).
     Result<void> predict_proba(const float* row, float* out) const;
 
-    // Many rows (row-major, num_features each) in one XGBoost call: answers
-    // as predict() would, or (proba) num_classes probabilities per row.
+    // Compiles the booster into a forest and, once it answered every probe
+    // row (forest_probe.hpp) exactly as XGBoost does, scores with it from
+    // then on instead of XGBoost. An Error says why the model stays on
+    // XGBoost (not compilable, or differing). Before the model is shared.
+    Result<void> use_forest(const void* bytes, size_t len);
+    const forest::Forest* compiled() const { return forest_; }
+
+    // Many rows (row-major, num_features each) in one call, of the forest
+    // or of XGBoost: answers as predict() would, or (proba) num_classes
+    // probabilities per row.
     Result<void> predict_batch(const float* rows, size_t n, double* out) const;
     Result<void> predict_proba_batch(const float* rows, size_t n, float* out) const;
 
 private:
+    // The raw outputs of n rows: XGBoost's type 0, from the forest or the
+    // booster (valid until this thread's next prediction).
+    Result<const float*> raw(const float* rows, size_t n) const;
     size_t outputs_per_row() const;                  // XGBoost's raw outputs per row
     double answer(const float* raw) const;           // raw outputs -> value or class
     void probabilities(const float* raw, float* dst) const;
 
     xgb::Booster booster_;
+    std::unique_ptr<uint64_t[]> forest_storage_;  // the forest's block, 8-byte aligned
+    const forest::Forest* forest_ = nullptr;      // in forest_storage_ when used
     Task task_ = Task::regression;
     size_t num_features_ = 0;
     std::vector<double> classes_;

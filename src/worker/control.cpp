@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/model.hpp"
+#include "pg/guard.hpp"
 #include "worker/handoff_reader.hpp"
 #include "worker/pool/pool.hpp"
 
@@ -33,6 +34,21 @@ void load(pool::Registry& registry, shm::Slot* s, uint64_t limit, uint32_t fault
     auto model = Model::load(h->bytes, h->nbytes, h->classification ? Task::classification : Task::regression,
                              std::vector<double>(h->classes, h->classes + h->nclasses));
     if (!model) return shm::set_failed(s, model.error().message.c_str());
+    // The pool scores with the compiled forest when it matched XGBoost on
+    // every probe row; otherwise with XGBoost, as before. The log says
+    // which, and why not.
+    auto forest = model->use_forest(h->bytes, h->nbytes);
+    const std::string engine = forest ? std::string("its compiled forest")
+                                      : "XGBoost (" + forest.error().message + ")";
+    auto logged = pg::call([&] {
+        ereport(LOG, (errmsg("pgml_worker: model %lld of database %u is served by %s",
+                             static_cast<long long>(key.id), key.db, engine.c_str())));
+    });
+    if (!logged) {
+        shm::set_failed(s, logged.error().message.c_str());
+        if (logged.error().pg_error) FreeErrorData(static_cast<ErrorData*>(logged.error().pg_error));
+        return;
+    }
     auto ok = registry.insert(key, std::move(*model), h->nbytes, limit);
     if (!ok) return shm::set_failed(s, ok.error().message.c_str());
     s->status = shm::OK;

@@ -49,6 +49,22 @@ is(worker_pid($node), $wpid, 'after a cancel the worker is the same process');
 is($node->safe_psql('postgres', $models), $before, 'and holds the same models');
 is($node->safe_psql('postgres', $predict_all), 't', 'and answers');
 
+# --- engines: tree models are scored by their compiled forests, checked
+# against XGBoost at load; a linear model stays on XGBoost. Answers equal
+# the backend path's (XGBoost in the backend) on every row of d.
+$node->safe_psql('postgres', q{SELECT * FROM pgml.train('lin', 'regression', 'd', 'y', hyperparams => '{"booster": "gblinear", "n_estimators": 10}')});
+is($node->safe_psql('postgres', q{SELECT pgml.predict('lin', ARRAY[10, 3]::real[]) > 0}), 't', 'the linear model is served');
+my $log = slurp_file($node->logfile);
+my $forests = () = $log =~ /is served by its compiled forest/g;
+is($forests, 3, 'the three tree models are served by compiled forests');
+like($log, qr/is served by XGBoost \(not compiled into a forest: booster gblinear/, 'the linear model by XGBoost, and the log says why');
+is($node->safe_psql('postgres', q{
+CREATE TEMP TABLE on_worker AS SELECT a, b, pgml.predict('p2', ARRAY[a, b]) AS v, pgml.predict('lin', ARRAY[a, b]) AS l FROM d;
+SET pgml_worker.predict_path = 'backend';
+SELECT count(*) FROM on_worker WHERE v IS DISTINCT FROM pgml.predict('p2', ARRAY[a, b])
+                                   OR l IS DISTINCT FROM pgml.predict('lin', ARRAY[a, b])}), '0',
+	'every answer of the forest and of the worker\'s XGBoost equals the backend path\'s');
+
 # --- injected faults: every slot comes back
 my $slots = q{SELECT free_slots FROM pgml.worker_stats()};
 my $set_fault = sub {

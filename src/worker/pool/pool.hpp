@@ -1,6 +1,7 @@
 // The worker's scoring threads. Each takes every queued request it can (up
-// to max_batch), groups them by model, scores each group with one XGBoost
-// call, writes the answers into the slots and wakes the backends.
+// to max_batch), groups them by model, scores each group in one call of
+// the model (its compiled forest, tree by tree over the group, or
+// XGBoost), writes the answers into the slots and wakes the backends.
 //
 // Pure C++, and the threads never call Postgres (DESIGN.md invariant 2): a
 // backend waiting for its answer is woken through a futex on its slot's
