@@ -135,6 +135,9 @@ Result<void> Model::use_forest(const void* bytes, size_t len) {
                     "not used: the compiled forest differs from XGBoost on the probe rows");
     forest_storage_ = std::move(storage);
     forest_ = *f;
+    // The forest answers everything now; the booster (about four times
+    // the serialized model in memory) is no longer needed.
+    booster_ = xgb::Booster();
     return {};
 }
 

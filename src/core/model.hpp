@@ -34,7 +34,8 @@ public:
     // Compiles the booster into a forest and, once it answered every probe
     // row (forest_probe.hpp) exactly as XGBoost does, scores with it from
     // then on instead of XGBoost. An Error says why the model stays on
-    // XGBoost (not compilable, or differing). Before the model is shared.
+    // XGBoost (not compilable, or differing). Once it succeeds the booster
+    // is freed: the forest answers everything. Before the model is shared.
     Result<void> use_forest(const void* bytes, size_t len);
     const forest::Forest* compiled() const { return forest_; }
 
