@@ -8,6 +8,10 @@ CREATE EXTENSION pgml_worker VERSION '0.1';
 CREATE TABLE t AS SELECT g::real AS x, (2 * g)::real AS y FROM generate_series(1, 200) g;
 SELECT deployed FROM pgml.train('old', 'regression', 't', 'y', hyperparams => '{"n_estimators": 5}');
 SELECT pgml.predict('old', ARRAY[50]::real[]) AS before_update \gset
+-- Through 0.2, whose worker_models() this library still serves as 0.2 declared it.
+ALTER EXTENSION pgml_worker UPDATE TO '0.2';
+SELECT count(*) AS models_listed_at_0_2 FROM pgml.worker_models()
+ WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND bytes > 0;
 ALTER EXTENSION pgml_worker UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pgml_worker';
 SELECT v = :'before_update'::real AS batch_uses_old_model, pgml.predict('old', ARRAY[50]::real[]) = :'before_update'::real AS still_serves

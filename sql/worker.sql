@@ -44,6 +44,11 @@ SELECT m.database = (SELECT oid FROM pg_database WHERE datname = current_databas
   FROM pgml.worker_models() m JOIN pgml.deployed_models d ON d.id = m.model_id
  WHERE d.name IN ('reg', 'multi') ORDER BY d.name;
 SELECT count(*) = count(DISTINCT (database, model_id)) AS one_copy_each FROM pgml.worker_models();
+-- Tree models are scored by their compiled forests (checked against
+-- XGBoost when loaded); a model a forest does not cover says why.
+SELECT d.name, m.engine, m.engine_note
+  FROM pgml.worker_models() m JOIN pgml.deployed_models d ON d.id = m.model_id
+ WHERE d.name IN ('reg', 'multi') ORDER BY d.name;
 SELECT mean_batch >= 1 AS batches_counted, max_batch >= 1 AS max_batch_seen,
        p50_us > 0 AND p99_us >= p50_us AS latency_recorded, queue_depth >= 0 AS depth_shown,
        models_loaded >= 2 AS models_shown, model_bytes > 0 AS bytes_shown

@@ -1,5 +1,8 @@
 #include "shmem/model_table.hpp"
 
+#include <cstdio>
+#include <cstring>
+
 #include "shmem/clock.hpp"
 
 namespace pgml::shm {
@@ -14,9 +17,12 @@ void begin_change(ModelStat& m) noexcept {
 void end_change(ModelStat& m) noexcept { m.seq.fetch_add(1, std::memory_order_release); }
 }  // namespace
 
-void set_model_stat(ModelStat& m, uint32_t db, int64_t model_id, uint64_t bytes) noexcept {
+void set_model_stat(ModelStat& m, uint32_t db, int64_t model_id, uint64_t bytes, Engine engine,
+                    const char* engine_note) noexcept {
     begin_change(m);
     m.db = db;
+    m.engine = engine;
+    std::snprintf(m.engine_note, sizeof m.engine_note, "%s", engine_note ? engine_note : "");
     m.model_id = model_id;
     m.bytes = bytes;
     m.loaded_ns = system_ns();
@@ -37,6 +43,9 @@ bool read_model_stat(const ModelStat& m, ModelRow& out) noexcept {
     // The plain fields may be torn while the writer changes them; the
     // sequence check below throws such a copy away.
     out.db = m.db;
+    out.engine = m.engine;
+    std::memcpy(out.engine_note, m.engine_note, sizeof out.engine_note);
+    out.engine_note[sizeof out.engine_note - 1] = '\0';
     out.model_id = m.model_id;
     out.bytes = m.bytes;
     out.loaded_ns = m.loaded_ns;

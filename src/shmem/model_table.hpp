@@ -12,30 +12,40 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace pgml::shm {
+
+// Which engine scores a model, and (xgboost) why not a forest.
+enum Engine : uint32_t { ENGINE_XGBOOST = 0, ENGINE_FOREST = 1 };
+inline constexpr size_t kEngineNoteMax = 200;
 
 struct ModelStat {
     std::atomic<uint32_t> in_use;  // 0 = empty entry
     std::atomic<uint32_t> seq;
     uint32_t db;
+    uint32_t engine;               // Engine
     int64_t model_id;
     uint64_t bytes;
     uint64_t loaded_ns;            // system clock, ns since the epoch
     std::atomic<uint64_t> requests;
+    char engine_note[kEngineNoteMax];
 };
 
 // The writer's side: an entry now describes this model, or none.
-void set_model_stat(ModelStat& m, uint32_t db, int64_t model_id, uint64_t bytes) noexcept;
+void set_model_stat(ModelStat& m, uint32_t db, int64_t model_id, uint64_t bytes, Engine engine,
+                    const char* engine_note) noexcept;
 void clear_model_stat(ModelStat& m) noexcept;
 
 // A reader's consistent copy of entry m: false if it is empty or changed
 // while being copied.
 struct ModelRow {
     uint32_t db;
+    uint32_t engine;
     int64_t model_id;
     uint64_t bytes, requests, loaded_ns;
+    char engine_note[kEngineNoteMax];
 };
 bool read_model_stat(const ModelStat& m, ModelRow& out) noexcept;
 

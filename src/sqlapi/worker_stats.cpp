@@ -11,6 +11,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "catalog/pg_authid.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(pgml_worker_stats);
@@ -90,16 +91,21 @@ extern "C" Datum pgml_worker_models(PG_FUNCTION_ARGS) {
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     InitMaterializedSRF(fcinfo, 0);
     const bool all_databases = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+    // A database still at version 0.2 declares the first five columns only.
+    const int columns = rsinfo->setDesc->natts;
+    if (columns != 5 && columns != 7) elog(ERROR, "pgml.worker_models: unexpected result type");
     ModelStat* table = model_stats(r);
     for (uint32_t i = 0; i < r->max_models; ++i) {
         ModelRow m;
         if (!read_model_stat(table[i], m)) continue;
         if (!all_databases && m.db != MyDatabaseId) continue;
-        Datum v[5] = {ObjectIdGetDatum(m.db), Int64GetDatum(m.model_id),
+        Datum v[7] = {ObjectIdGetDatum(m.db), Int64GetDatum(m.model_id),
                       Int64GetDatum(static_cast<int64>(m.bytes)),
                       Int64GetDatum(static_cast<int64>(m.requests)),
-                      TimestampTzGetDatum(from_unix_ns(m.loaded_ns))};
-        bool n[5] = {};
+                      TimestampTzGetDatum(from_unix_ns(m.loaded_ns)),
+                      CStringGetTextDatum(m.engine == ENGINE_FOREST ? "forest" : "xgboost"),
+                      CStringGetTextDatum(m.engine_note)};
+        bool n[7] = {false, false, false, false, false, false, m.engine == ENGINE_FOREST};
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
     }
     return static_cast<Datum>(0);

@@ -49,7 +49,8 @@ void load(pool::Registry& registry, shm::Slot* s, uint64_t limit, uint32_t fault
         if (logged.error().pg_error) FreeErrorData(static_cast<ErrorData*>(logged.error().pg_error));
         return;
     }
-    auto ok = registry.insert(key, std::move(*model), h->nbytes, limit);
+    auto ok = registry.insert(key, std::move(*model), h->nbytes, limit,
+                              forest ? "" : forest.error().message.c_str());
     if (!ok) return shm::set_failed(s, ok.error().message.c_str());
     s->status = shm::OK;
 }

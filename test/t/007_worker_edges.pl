@@ -58,6 +58,11 @@ my $log = slurp_file($node->logfile);
 my $forests = () = $log =~ /is served by its compiled forest/g;
 is($forests, 3, 'the three tree models are served by compiled forests');
 like($log, qr/is served by XGBoost \(not compiled into a forest: booster gblinear/, 'the linear model by XGBoost, and the log says why');
+like($node->safe_psql('postgres', q{SELECT engine || ': ' || coalesce(engine_note, '') FROM pgml.worker_models()
+  WHERE model_id = (SELECT id FROM pgml.deployed_models WHERE name = 'lin')}),
+	qr/^xgboost: not compiled into a forest: booster gblinear/, 'and so does pgml.worker_models()');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pgml.worker_models() WHERE engine = 'forest' AND engine_note IS NULL}),
+	'3', 'which lists the tree models on their forests');
 is($node->safe_psql('postgres', q{
 CREATE TEMP TABLE on_worker AS SELECT a, b, pgml.predict('p2', ARRAY[a, b]) AS v, pgml.predict('lin', ARRAY[a, b]) AS l FROM d;
 SET pgml_worker.predict_path = 'backend';

@@ -159,7 +159,7 @@ TEST(Registry, RetireRemovesAndALeaseOutlivesIt) {
 
 TEST(Registry, ANewRegistryClearsWhatAnEarlierWorkerListed) {
     TestRegion r(2, 4, 8);
-    shm::set_model_stat(shm::model_stats(r)[3], 5, 55, 5555);  // left by a worker that died
+    shm::set_model_stat(shm::model_stats(r)[3], 5, 55, 5555, shm::ENGINE_XGBOOST, "");  // left by a worker that died
     EXPECT_EQ(listed(r).size(), 1u);
     Registry reg(r);
     EXPECT_TRUE(listed(r).empty());
@@ -193,13 +193,13 @@ TEST(Registry, FullTableStillServes) {
 TEST(ModelTable, ReadersNeverSeeAMixedEntry) {
     TestRegion r(1, 1, 1);
     shm::ModelStat& m = shm::model_stats(r)[0];
-    shm::set_model_stat(m, 1, 10, 100);
+    shm::set_model_stat(m, 1, 10, 100, shm::ENGINE_XGBOOST, "");
     std::atomic<bool> stop{false};
     std::atomic<uint64_t> writes{0};
     std::thread writer([&] {
         for (uint32_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
             const uint32_t v = 1 + i % 3;
-            shm::set_model_stat(m, v, v * 10, v * 100);
+            shm::set_model_stat(m, v, v * 10, v * 100, shm::ENGINE_XGBOOST, "");
             // A moment between changes, as a real writer leaves: without it
             // a reader on a contended CPU may never find the entry still.
             for (int k = 0; k < 20; ++k) __builtin_ia32_pause();

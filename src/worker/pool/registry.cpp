@@ -48,8 +48,10 @@ Result<void> Registry::fits(const ModelKey& key, uint64_t bytes, uint64_t limit)
                 "Raise pgml_worker.model_memory, or use pgml_worker.predict_path = 'backend'.");
 }
 
-Result<void> Registry::insert(const ModelKey& key, Model&& model, uint64_t bytes, uint64_t limit) {
+Result<void> Registry::insert(const ModelKey& key, Model&& model, uint64_t bytes, uint64_t limit,
+                              const char* engine_note) {
     if (auto ok = fits(key, bytes, limit); !ok) return ok;
+    const shm::Engine engine = model.compiled() ? shm::ENGINE_FOREST : shm::ENGINE_XGBOOST;
     auto entry = std::make_unique<Entry>();
     entry->model = std::make_shared<const Model>(std::move(model));
     entry->bytes = bytes;
@@ -75,7 +77,7 @@ Result<void> Registry::insert(const ModelKey& key, Model&& model, uint64_t bytes
     shm::ModelStat* table = shm::model_stats(region_);
     for (uint32_t i = 0; i < region_->max_models; ++i)
         if (table[i].in_use.load(std::memory_order_relaxed) == 0) {
-            shm::set_model_stat(table[i], key.db, key.id, bytes);
+            shm::set_model_stat(table[i], key.db, key.id, bytes, engine, engine_note);
             e.stat = &table[i];
             break;
         }

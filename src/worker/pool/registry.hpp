@@ -52,7 +52,9 @@ public:
     // Adds a model of `bytes`, evicting the least recently used models to
     // stay within limit_bytes. Should it throw (memory), the registry and
     // the shared table are as before, but for models it evicted.
-    Result<void> insert(const ModelKey& key, Model&& model, uint64_t bytes, uint64_t limit_bytes);
+    // engine_note: why the model is not on its compiled forest ("" when it is).
+    Result<void> insert(const ModelKey& key, Model&& model, uint64_t bytes, uint64_t limit_bytes,
+                        const char* engine_note = "");
     void retire(const ModelKey& key);
     // Frees the models last used before `before_ns` (steady clock); returns
     // how many.
