@@ -36,6 +36,13 @@ using ubjson::Value;
 constexpr const char* kNotSupported = sqlstate::feature_not_supported;
 constexpr size_t kBlock = 64;  // rows a block, as XGBoost's kBlockOfRowsSize
 
+// More output groups than this stay on XGBoost: scoring keeps every
+// margin of a batch (up to 4096 rows) in a per-thread buffer.
+constexpr uint64_t kMaxGroups = 1024;
+// Wider rows stay on XGBoost: the worker path takes at most 65536
+// features a row anyway, and the load-time check scores rows this wide.
+constexpr uint64_t kMaxFeatures = 65536;
+
 tl::unexpected<Error> refuse(const std::string& why) {
     return fail(kNotSupported, "not compiled into a forest: " + why);
 }
@@ -99,7 +106,7 @@ Result<float> base_score(const Document& d, const Value* param) {
     char* end = nullptr;
     float b = std::strtof(s.c_str(), &end);
     if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(b))
-        return refuse("base_score \"" + s.substr(0, 40) + "\" is not a finite number");
+        return refuse("base_score is not a finite number");
     return b;
 }
 
@@ -148,6 +155,8 @@ Result<Plan> plan(const Document& d) {
     decimal(d, param, "num_class", num_class);
     if (member(d, param, "num_target")) decimal(d, param, "num_target", num_target);
     if (num_target != 1) return refuse("num_target is " + std::to_string(num_target));
+    if (num_feature > kMaxFeatures) return refuse(std::to_string(num_feature) + " features, more than a forest takes");
+    if (num_class > kMaxGroups) return refuse(std::to_string(num_class) + " classes, more than a forest takes");
     p.num_feature = static_cast<uint32_t>(num_feature);
     p.num_groups = static_cast<uint32_t>(std::max<uint64_t>(num_class, 1));
 

@@ -1,5 +1,6 @@
 #include "core/forest_probe.hpp"
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -22,7 +23,11 @@ std::vector<float> probe_rows(const Forest& f, size_t n, uint64_t seed) {
         0.0f, -0.0f, std::numeric_limits<float>::denorm_min(), -FLT_MIN};
     std::mt19937_64 rng(seed);
     std::vector<float> rows(n * width);
-    for (size_t r = 0; r < n; ++r)
+    // First, rows of one special value throughout: all NaN walks every
+    // tree's default directions from root to leaf, the others the extremes.
+    const size_t fixed = std::min(n, sizeof specials / sizeof specials[0]);
+    for (size_t r = 0; r < fixed; ++r) std::fill(&rows[r * width], &rows[r * width] + width, specials[r]);
+    for (size_t r = fixed; r < n; ++r)
         for (size_t j = 0; j < width; ++j) {
             float& v = rows[r * width + j];
             const auto& c = cuts[j];

@@ -1,5 +1,6 @@
 #include "core/model.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -81,9 +82,9 @@ float* scratch(size_t floats) {
 
 Result<const float*> Model::raw(const float* rows, size_t n) const {
     const size_t k = outputs_per_row();
-    if (forest_) {
-        float* out = scratch(n * forest_->num_groups);
-        forest::predict(*forest_, rows, n, out);
+    if (const forest::Forest* f = compiled()) {
+        float* out = scratch(n * f->num_groups);
+        forest::predict(*f, rows, n, out);
         return out;
     }
     auto out = booster_.predict_dense(rows, n, num_features_);
@@ -109,8 +110,10 @@ Result<void> Model::predict_proba_batch(const float* rows, size_t n, float* dst)
 }
 
 // Rows the forest is checked on: enough to visit each split's threshold
-// and neighbours many times over for the models this project trains.
+// and neighbours many times over for the models this project trains; fewer
+// for wide rows, so the check's copies stay within kProbeBytes.
 constexpr size_t kProbeRows = 2048;
+constexpr size_t kProbeBytes = 16u << 20;
 
 Result<void> Model::use_forest(const void* bytes, size_t len) {
     auto doc = ubjson::Document::parse(static_cast<const uint8_t*>(bytes), len);
@@ -123,18 +126,25 @@ Result<void> Model::use_forest(const void* bytes, size_t len) {
     if ((*f)->num_feature != num_features_ || (*f)->outputs_per_row() != outputs_per_row())
         return fail(sqlstate::feature_not_supported,
                     "not compiled into a forest: its outputs differ in shape from the model's");
-    // Bit for bit, on every probe row, or not at all (DESIGN.md invariant 8).
-    const std::vector<float> rows = forest::probe_rows(**f, kProbeRows, 42);
-    auto theirs = booster_.predict_dense(rows.data(), kProbeRows, num_features_);
-    if (!theirs) return tl::unexpected(theirs.error());
-    const size_t outputs = kProbeRows * outputs_per_row();
-    std::vector<float> ours(kProbeRows * (*f)->num_groups);
-    forest::predict(**f, rows.data(), kProbeRows, ours.data());
-    if (theirs->count != outputs || std::memcmp(ours.data(), theirs->values, outputs * sizeof(float)) != 0)
+    // Bit for bit, on every probe row, answers and margins (a margin error
+    // can hide behind a saturated sigmoid or an argmax), or not at all
+    // (DESIGN.md invariant 8).
+    const size_t n = std::clamp<size_t>(kProbeBytes / (sizeof(float) * num_features_), 64, kProbeRows);
+    const std::vector<float> rows = forest::probe_rows(**f, n, 42);
+    std::vector<float> ours(n * (*f)->num_groups);
+    const auto differs = [&](const Result<xgb::Booster::Output>& theirs, size_t outputs) {
+        return !theirs || theirs->count != outputs ||
+               std::memcmp(ours.data(), theirs->values, outputs * sizeof(float)) != 0;
+    };
+    forest::predict_margin(**f, rows.data(), n, ours.data());
+    if (differs(booster_.predict_margin_dense(rows.data(), n, num_features_), n * (*f)->num_groups))
+        return fail(sqlstate::feature_not_supported,
+                    "not used: the compiled forest's margins differ from XGBoost's on the probe rows");
+    forest::predict(**f, rows.data(), n, ours.data());
+    if (differs(booster_.predict_dense(rows.data(), n, num_features_), n * outputs_per_row()))
         return fail(sqlstate::feature_not_supported,
                     "not used: the compiled forest differs from XGBoost on the probe rows");
     forest_storage_ = std::move(storage);
-    forest_ = *f;
     // The forest answers everything now; the booster (about four times
     // the serialized model in memory) is no longer needed.
     booster_ = xgb::Booster();

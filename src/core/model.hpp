@@ -37,7 +37,11 @@ public:
     // XGBoost (not compilable, or differing). Once it succeeds the booster
     // is freed: the forest answers everything. Before the model is shared.
     Result<void> use_forest(const void* bytes, size_t len);
-    const forest::Forest* compiled() const { return forest_; }
+    // The forest scoring this model, or nullptr (XGBoost scores it). The
+    // block starts the storage, so a moved Model keeps it consistent.
+    const forest::Forest* compiled() const {
+        return forest_storage_ ? reinterpret_cast<const forest::Forest*>(forest_storage_.get()) : nullptr;
+    }
 
     // Many rows (row-major, num_features each) in one call, of the forest
     // or of XGBoost: answers as predict() would, or (proba) num_classes
@@ -54,8 +58,7 @@ private:
     void probabilities(const float* raw, float* dst) const;
 
     xgb::Booster booster_;
-    std::unique_ptr<uint64_t[]> forest_storage_;  // the forest's block, 8-byte aligned
-    const forest::Forest* forest_ = nullptr;      // in forest_storage_ when used
+    std::unique_ptr<uint64_t[]> forest_storage_;  // the forest's block when used, 8-byte aligned
     Task task_ = Task::regression;
     size_t num_features_ = 0;
     std::vector<double> classes_;

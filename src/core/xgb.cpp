@@ -65,6 +65,11 @@ private:
     int old_;
 };
 
+// type 1: the margin, before the objective's transform.
+constexpr const char* kMarginConfig =
+    "{\"type\":1,\"training\":false,\"iteration_begin\":0,\"iteration_end\":0,\"cache_id\":0,"
+    "\"strict_shape\":false,\"missing\":NaN}";
+
 }  // namespace
 
 SignalsBlocked::SignalsBlocked() noexcept {
@@ -216,6 +221,18 @@ Result<Booster::Output> Booster::predict_dense(const float* rows, size_t nrows,
         in_place_ok_.store(false, std::memory_order_relaxed);
         return predict_through_dmatrix(rows, nrows, ncols);
     }
+    return Output{out, count_of(shape, dim)};
+}
+
+Result<Booster::Output> Booster::predict_margin_dense(const float* rows, size_t nrows,
+                                                      size_t ncols) const {
+    ArrayInterface ai(rows, nrows, ncols);
+    const bst_ulong* shape = nullptr;
+    bst_ulong dim = 0;
+    const float* out = nullptr;
+    if (XGBoosterPredictFromDense(handle_, ai.text, kMarginConfig, thread_proxy(), &shape, &dim,
+                                  &out) != 0)
+        return tl::unexpected(last_error(sqlstate::internal, "XGBoost prediction failed"));
     return Output{out, count_of(shape, dim)};
 }
 

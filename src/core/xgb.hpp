@@ -113,6 +113,8 @@ public:
         size_t count;
     };
     Result<Output> predict_dense(const float* rows, size_t nrows, size_t ncols) const;
+    // The same before the objective's transform (XGBoost's output type 1).
+    Result<Output> predict_margin_dense(const float* rows, size_t nrows, size_t ncols) const;
 
 private:
     // XGBoost 1.7 cannot predict gblinear models in place; those go

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <exception>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -37,7 +38,12 @@ void load(pool::Registry& registry, shm::Slot* s, uint64_t limit, uint32_t fault
     // The pool scores with the compiled forest when it matched XGBoost on
     // every probe row; otherwise with XGBoost, as before. The log says
     // which, and why not.
-    auto forest = model->use_forest(h->bytes, h->nbytes);
+    Result<void> forest;
+    try {
+        forest = model->use_forest(h->bytes, h->nbytes);
+    } catch (const std::bad_alloc&) {  // the check's copies: XGBoost serves it
+        forest = fail(sqlstate::out_of_memory, "not compiled into a forest: out of memory");
+    }
     const std::string engine = forest ? std::string("its compiled forest")
                                       : "XGBoost (" + forest.error().message + ")";
     auto logged = pg::call([&] {
