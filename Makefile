@@ -10,7 +10,7 @@
 
 EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
-DATA        = sql/pgml_worker--0.1.sql sql/pgml_worker--0.1--0.2.sql sql/pgml_worker--0.2--0.3.sql
+DATA        = sql/pgml_worker--0.1.sql sql/pgml_worker--0.1--0.2.sql sql/pgml_worker--0.2--0.3.sql sql/pgml_worker--0.3--0.4.sql
 
 # Pure C++ folders (no Postgres headers) and Postgres-facing ones; the
 # layering between them is in scripts/check_layers.sh and src/README.md.

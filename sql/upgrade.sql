@@ -12,7 +12,12 @@ SELECT pgml.predict('old', ARRAY[50]::real[]) AS before_update \gset
 ALTER EXTENSION pgml_worker UPDATE TO '0.2';
 SELECT count(*) AS models_listed_at_0_2 FROM pgml.worker_models()
  WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND bytes > 0;
+-- Through 0.3, whose worker_stats() (15 columns) it also still serves.
+ALTER EXTENSION pgml_worker UPDATE TO '0.3';
+SELECT running, queue_slots > 0 AS has_slots FROM pgml.worker_stats();
+SELECT count(*) AS columns_at_0_3 FROM pg_attribute WHERE attrelid = 'pgml.worker_status'::regclass AND attnum > 0;
 ALTER EXTENSION pgml_worker UPDATE;
+SELECT count(*) AS columns_at_0_4 FROM pg_attribute WHERE attrelid = 'pgml.worker_status'::regclass AND attnum > 0;
 SELECT extversion FROM pg_extension WHERE extname = 'pgml_worker';
 SELECT v = :'before_update'::real AS batch_uses_old_model, pgml.predict('old', ARRAY[50]::real[]) = :'before_update'::real AS still_serves
   FROM pgml.predict_batch('old', ARRAY[50]::real[]) v;

@@ -8,18 +8,37 @@ SELECT ARRAY[f_real, f_int, f_small, f_big, coalesce(f_double, 'NaN'), f_num, f_
   FROM reg_data;
 CREATE TEMP TABLE rows_multi AS SELECT ARRAY[a, b]::real[] AS x FROM cls_multi;
 
--- Every row gets the same answer from the worker, the backend and auto.
+-- Every row gets the same answer from every path: the backend's XGBoost,
+-- the default (in place from the shared forest, or queued), forced in
+-- place, forced queued, and auto.
 SET pgml_worker.predict_path = 'backend';
 CREATE TEMP TABLE by_backend AS
 SELECT x, pgml.predict('reg', x) AS reg, NULL::real[] AS proba FROM rows_reg
 UNION ALL SELECT x, pgml.predict('multi', x), pgml.predict_proba('multi', x) FROM rows_multi;
 SET pgml_worker.predict_path = 'worker';
-SELECT requests AS requests_before FROM pgml.worker_stats() \gset
+SELECT requests + in_place AS requests_before FROM pgml.worker_stats() \gset
 CREATE TEMP TABLE by_worker AS
 SELECT x, pgml.predict('reg', x) AS reg, NULL::real[] AS proba FROM rows_reg
 UNION ALL SELECT x, pgml.predict('multi', x), pgml.predict_proba('multi', x) FROM rows_multi;
-SELECT requests - :requests_before >= (SELECT count(*) FROM rows_reg) + 2 * (SELECT count(*) FROM rows_multi)
+SELECT requests + in_place - :requests_before >= (SELECT count(*) FROM rows_reg) + 2 * (SELECT count(*) FROM rows_multi)
        AS every_request_counted
+  FROM pgml.worker_stats();
+SET pgml_worker.predict_path = 'inplace';
+SELECT in_place AS in_place_before FROM pgml.worker_stats() \gset
+CREATE TEMP TABLE by_inplace AS
+SELECT x, pgml.predict('reg', x) AS reg, NULL::real[] AS proba FROM rows_reg
+UNION ALL SELECT x, pgml.predict('multi', x), pgml.predict_proba('multi', x) FROM rows_multi;
+SELECT in_place - :in_place_before = (SELECT count(*) FROM rows_reg) + 2 * (SELECT count(*) FROM rows_multi)
+       AS all_in_place
+  FROM pgml.worker_stats();
+SET pgml_worker.predict_path = 'queued';
+SELECT in_place AS in_place_before, requests AS queued_before FROM pgml.worker_stats() \gset
+CREATE TEMP TABLE by_queued AS
+SELECT x, pgml.predict('reg', x) AS reg, NULL::real[] AS proba FROM rows_reg
+UNION ALL SELECT x, pgml.predict('multi', x), pgml.predict_proba('multi', x) FROM rows_multi;
+SELECT in_place = :in_place_before AS none_in_place,
+       requests - :queued_before >= (SELECT count(*) FROM rows_reg) + 2 * (SELECT count(*) FROM rows_multi)
+       AS all_queued
   FROM pgml.worker_stats();
 SET pgml_worker.predict_path = 'auto';
 CREATE TEMP TABLE by_auto AS
@@ -28,10 +47,18 @@ UNION ALL SELECT x, pgml.predict('multi', x), pgml.predict_proba('multi', x) FRO
 RESET pgml_worker.predict_path;
 SELECT count(*) AS rows,
        count(*) FILTER (WHERE b.reg = w.reg AND b.proba IS NOT DISTINCT FROM w.proba) AS worker_equal,
+       count(*) FILTER (WHERE b.reg = i.reg AND b.proba IS NOT DISTINCT FROM i.proba) AS inplace_equal,
+       count(*) FILTER (WHERE b.reg = q.reg AND b.proba IS NOT DISTINCT FROM q.proba) AS queued_equal,
        count(*) FILTER (WHERE b.reg = a.reg AND b.proba IS NOT DISTINCT FROM a.proba) AS auto_equal
   FROM (SELECT row_number() OVER () AS i, * FROM by_backend) b
   JOIN (SELECT row_number() OVER () AS i, * FROM by_worker) w USING (i)
+  JOIN (SELECT row_number() OVER () AS i, * FROM by_inplace) i USING (i)
+  JOIN (SELECT row_number() OVER () AS i, * FROM by_queued) q USING (i)
   JOIN (SELECT row_number() OVER () AS i, * FROM by_auto) a USING (i);
+-- The shared forests: one per model the worker holds on a forest, within
+-- pgml_worker.forest_memory.
+SELECT forests >= 2 AS has_forests, forest_bytes > 0 AND forest_bytes <= forest_memory AS within_arena
+  FROM pgml.worker_stats();
 
 -- By model id and with double precision features, through the worker.
 SELECT pgml.predict(d.id, x::float8[]) = pgml.predict('reg', x) AS by_id_equal
@@ -72,11 +99,13 @@ SELECT pg_reload_conf();
 DO $$
 BEGIN
     FOR i IN 1..300 LOOP
-        EXIT WHEN NOT EXISTS (SELECT FROM pgml.worker_models());
+        EXIT WHEN NOT EXISTS (SELECT FROM pgml.worker_models())
+              AND (SELECT forests = 0 AND forest_bytes = 0 FROM pgml.worker_stats());
         PERFORM pg_sleep(0.1);
     END LOOP;
 END $$;
 SELECT count(*) AS models_after_idle FROM pgml.worker_models();
+SELECT forests AS forests_after_idle, forest_bytes AS forest_bytes_after_idle FROM pgml.worker_stats();
 ALTER SYSTEM RESET pgml_worker.model_idle_timeout;
 SELECT pg_reload_conf();
 SELECT pgml.predict('reg', x) = :'reg_answer'::real AS handed_over_again FROM rows_reg LIMIT 1;

@@ -20,6 +20,7 @@
 
 #include "core/error.hpp"
 #include "core/model.hpp"
+#include "shmem/forests.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -36,6 +37,7 @@ struct CachedModel {
     uint32_t num_features;
     std::vector<double> classes;  // classification: label value of each class
     std::optional<Model> booster;
+    shm::ForestRef forest;        // where its shared forest was last found
 };
 
 // The deployed model of the project named by the text datum. The answer is

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "backend/in_place.hpp"
 #include "backend/worker_client.hpp"
 #include "pg/guard.hpp"
 #include "pg/region.hpp"
@@ -37,7 +38,7 @@ Result<Served> not_available(const char* why) {
 // The worker path. Returns use_backend when predict_path = auto and the
 // worker cannot take the request; an Error when it must not fall back.
 Result<Served> on_worker(CachedModel& m, const FeatureRow& row, uint32_t kind, Answer& out) {
-    const bool fallback = path() == PredictPath::automatic;
+    const bool fallback = path() == PredictPath::automatic;  // queued, inplace, worker: no fallback
     shm::Region* r = pg::region();
     if (!r) return not_available("pgml_worker is not in shared_preload_libraries");
     if (row.count > r->max_features || (kind == shm::PROBA && m.classes.size() > r->max_features)) {
@@ -91,7 +92,18 @@ Result<Served> on_worker(CachedModel& m, const FeatureRow& row, uint32_t kind, A
 }  // namespace
 
 Result<void> score(CachedModel& m, const FeatureRow& row, uint32_t kind, Answer& out) {
-    if (path() != PredictPath::backend) {
+    const PredictPath p = path();
+    // In place first, from the model's shared forest: on the default path
+    // (worker, and auto) when one of the threads tokens is free, so that
+    // no more rows are scored at once than the pool has threads; always
+    // when forced (inplace). A model with no shared forest yet is queued;
+    // its hand-over to the worker builds one.
+    if (p == PredictPath::worker || p == PredictPath::automatic || p == PredictPath::inplace) {
+        auto done = score_in_place(m, row, kind, out, p != PredictPath::inplace);
+        if (!done) return tl::unexpected(done.error());
+        if (*done) return {};
+    }
+    if (p != PredictPath::backend) {
         auto served = on_worker(m, row, kind, out);
         if (!served) return tl::unexpected(served.error());
         if (*served == Served::done) return {};

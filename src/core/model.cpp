@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/answer.hpp"
 #include "core/forest_probe.hpp"
 #include "core/ubjson.hpp"
 
@@ -39,26 +40,14 @@ Result<Model> Model::load(const void* bytes, size_t len, Task task, std::vector<
 }
 
 double Model::answer(const float* raw) const {
-    if (task_ == Task::regression) return static_cast<double>(raw[0]);
-    if (classes_.size() == 2) return classes_[raw[0] > 0.5f ? 1 : 0];
-    size_t best = 0;
-    for (size_t i = 1; i < classes_.size(); ++i)
-        if (raw[i] > raw[best]) best = i;
-    return classes_[best];
+    return answer::value(task_, classes_.data(), classes_.size(), raw);
 }
 
 void Model::probabilities(const float* raw, float* dst) const {
-    if (classes_.size() == 2) {
-        dst[0] = 1.0f - raw[0];
-        dst[1] = raw[0];
-    } else {
-        for (size_t i = 0; i < classes_.size(); ++i) dst[i] = raw[i];
-    }
+    answer::probabilities(classes_.size(), raw, dst);
 }
 
-size_t Model::outputs_per_row() const {
-    return classes_.size() > 2 ? classes_.size() : 1;
-}
+size_t Model::outputs_per_row() const { return answer::outputs_per_row(classes_.size()); }
 
 Result<double> Model::predict(const float* row) const {
     double v = 0;
@@ -115,13 +104,20 @@ Result<void> Model::predict_proba_batch(const float* rows, size_t n, float* dst)
 constexpr size_t kProbeRows = 2048;
 constexpr size_t kProbeBytes = 16u << 20;
 
-Result<void> Model::use_forest(const void* bytes, size_t len) {
+Result<void> Model::use_forest(const void* bytes, size_t len, const ForestPlacer& place) {
     auto doc = ubjson::Document::parse(static_cast<const uint8_t*>(bytes), len);
     if (!doc) return tl::unexpected(doc.error());
     auto size = forest::forest_size(*doc);
     if (!size) return tl::unexpected(size.error());
-    std::unique_ptr<uint64_t[]> storage(new uint64_t[(*size + 7) / 8]);
-    auto f = forest::compile_forest(*doc, storage.get(), *size);
+    ForestPlace storage;
+    if (place) storage = place(*size);
+    const bool placed = storage.data != nullptr;
+    if (!placed) {
+        std::shared_ptr<uint64_t[]> heap(new uint64_t[(*size + 7) / 8]);
+        storage.data = heap.get();
+        storage.owner = std::move(heap);
+    }
+    auto f = forest::compile_forest(*doc, storage.data, *size);
     if (!f) return tl::unexpected(f.error());
     if ((*f)->num_feature != num_features_ || (*f)->outputs_per_row() != outputs_per_row())
         return fail(sqlstate::feature_not_supported,
@@ -144,7 +140,9 @@ Result<void> Model::use_forest(const void* bytes, size_t len) {
     if (differs(booster_.predict_dense(rows.data(), n, num_features_), n * outputs_per_row()))
         return fail(sqlstate::feature_not_supported,
                     "not used: the compiled forest differs from XGBoost on the probe rows");
-    forest_storage_ = std::move(storage);
+    forest_owner_ = std::move(storage.owner);
+    forest_ = *f;
+    placed_ = placed;
     // The forest answers everything now; the booster (about four times
     // the serialized model in memory) is no longer needed.
     booster_ = xgb::Booster();

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -14,6 +15,16 @@
 #include "core/xgb.hpp"
 
 namespace pgml {
+
+// Where Model::use_forest puts a compiled forest: `data`, at least the
+// size asked for and forest::kForestAlign-aligned, and `owner`, whose last
+// copy going away frees it. An empty data means no room there; the forest
+// then goes on the heap.
+struct ForestPlace {
+    void* data = nullptr;
+    std::shared_ptr<void> owner;
+};
+using ForestPlacer = std::function<ForestPlace(size_t size)>;
 
 class Model {
 public:
@@ -36,12 +47,13 @@ public:
     // then on instead of XGBoost. An Error says why the model stays on
     // XGBoost (not compilable, or differing). Once it succeeds the booster
     // is freed: the forest answers everything. Before the model is shared.
-    Result<void> use_forest(const void* bytes, size_t len);
-    // The forest scoring this model, or nullptr (XGBoost scores it). The
-    // block starts the storage, so a moved Model keeps it consistent.
-    const forest::Forest* compiled() const {
-        return forest_storage_ ? reinterpret_cast<const forest::Forest*>(forest_storage_.get()) : nullptr;
-    }
+    // place (optional) says where the forest goes; by default the heap.
+    Result<void> use_forest(const void* bytes, size_t len, const ForestPlacer& place = nullptr);
+    // The forest scoring this model, or nullptr (XGBoost scores it). It
+    // never lives inside the Model, so a moved Model keeps it valid.
+    const forest::Forest* compiled() const { return forest_; }
+    // Whether the forest went where use_forest's placer put it (not the heap).
+    bool placed() const { return forest_ && placed_; }
 
     // Many rows (row-major, num_features each) in one call, of the forest
     // or of XGBoost: answers as predict() would, or (proba) num_classes
@@ -58,7 +70,9 @@ private:
     void probabilities(const float* raw, float* dst) const;
 
     xgb::Booster booster_;
-    std::unique_ptr<uint64_t[]> forest_storage_;  // the forest's block when used, 8-byte aligned
+    std::shared_ptr<void> forest_owner_;  // frees the forest's block
+    const forest::Forest* forest_ = nullptr;
+    bool placed_ = false;
     Task task_ = Task::regression;
     size_t num_features_ = 0;
     std::vector<double> classes_;

@@ -25,9 +25,11 @@ uint32_t slots() {
                                    : static_cast<uint32_t>(MaxBackends);
 }
 
+uint64_t forest_memory() { return static_cast<uint64_t>(settings::forest_memory_kb) * 1024; }
+
 size_t size() {
     return shm::region_size(slots(), static_cast<uint32_t>(settings::max_features),
-                            static_cast<uint32_t>(settings::max_models));
+                            static_cast<uint32_t>(settings::max_models), forest_memory());
 }
 
 void request_hook() {
@@ -41,10 +43,14 @@ void startup_hook() {
     bool found = false;
     void* mem = ShmemInitStruct("pgml_worker", size(), &found);
     if (!found) {
-        memset(mem, 0, size());
+        // Everything but the forests' arena, which is last and needs no
+        // zeroing: touching it would make its pages resident for nothing.
+        memset(mem, 0, shm::region_size(slots(), static_cast<uint32_t>(settings::max_features),
+                                        static_cast<uint32_t>(settings::max_models), 0));
         // Futex-based primitives need no initialization that could fail.
         the_region = shm::init_region(mem, slots(), static_cast<uint32_t>(settings::max_features),
-                                      static_cast<uint32_t>(settings::max_models));
+                                      static_cast<uint32_t>(settings::max_models), forest_memory(),
+                                      static_cast<uint32_t>(settings::worker_threads()));
     } else {
         the_region = static_cast<shm::Region*>(mem);
     }

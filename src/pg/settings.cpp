@@ -23,6 +23,7 @@ int max_models = 64;
 int model_memory_kb = 1024 * 1024;
 int spin_us = 200;
 int model_idle_s = 3600;
+int forest_memory_kb = 256 * 1024;
 int wait_spin_us = 0;
 int inject_fault = static_cast<int>(InjectFault::none);
 
@@ -42,6 +43,8 @@ const struct config_enum_entry predict_path_options[] = {
     {"worker", static_cast<int>(PredictPath::worker), false},
     {"backend", static_cast<int>(PredictPath::backend), false},
     {"auto", static_cast<int>(PredictPath::automatic), false},
+    {"inplace", static_cast<int>(PredictPath::inplace), false},
+    {"queued", static_cast<int>(PredictPath::queued), false},
     {nullptr, 0, false},
 };
 
@@ -58,9 +61,11 @@ const struct config_enum_entry inject_fault_options[] = {
 void define() {
     DefineCustomEnumVariable(
         "pgml_worker.predict_path", "Where pgml.predict scores a row.",
-        "worker: the serving background worker (shared models, batching); backend: this "
-        "connection loads the booster and calls XGBoost; auto: the worker, or this connection "
-        "when the worker is not available.",
+        "worker: the serving worker's shared models, scored in this connection from the "
+        "model's shared compiled forest when one of pgml_worker.threads scoring tokens is free, "
+        "else queued to the worker's pool; inplace: always in this connection when the model "
+        "has a shared forest; queued: always the pool; backend: this connection loads the "
+        "booster and calls XGBoost; auto: worker, or backend when the worker is not available.",
         &predict_path, static_cast<int>(PredictPath::worker), predict_path_options, PGC_USERSET, 0,
         nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
@@ -118,6 +123,12 @@ void define_server_start() {
     DefineCustomIntVariable(
         "pgml_worker.max_models", "Models listed in pgml.worker_models().", nullptr, &max_models, 64,
         1, 100000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.forest_memory",
+        "Shared memory for the models' compiled forests, which backends score in place.",
+        "Reserved at server start; only what forests use is touched. A forest that does not fit "
+        "is scored by the worker's pool alone. 0: no shared forests.",
+        &forest_memory_kb, 256 * 1024, 0, INT_MAX, PGC_POSTMASTER, GUC_UNIT_KB, nullptr, nullptr, nullptr);
 }
 
 }  // namespace pgml::settings

@@ -9,28 +9,32 @@ namespace {
 constexpr size_t align64(size_t n) { return (n + 63) & ~size_t{63}; }
 
 struct Layout {
-    size_t rings, slots, models, total;
+    size_t rings, slots, models, forests, arena, total;
     uint32_t slot_size;
 };
 
-Layout layout(uint32_t nslots, uint32_t max_features, uint32_t max_models) noexcept {
+Layout layout(uint32_t nslots, uint32_t max_features, uint32_t max_models, uint64_t forest_memory) noexcept {
     Layout l{};
     l.slot_size = static_cast<uint32_t>(align64(sizeof(Slot) + sizeof(float) * max_features));
     l.rings = align64(sizeof(Region));
     l.slots = l.rings + align64(3 * sizeof(uint32_t) * nslots);
     l.models = l.slots + static_cast<size_t>(l.slot_size) * nslots;
-    l.total = l.models + align64(sizeof(ModelStat) * max_models);
+    l.forests = l.models + align64(sizeof(ModelStat) * max_models);
+    l.arena = l.forests + align64(sizeof(ForestEntry) * 2 * size_t{max_models});
+    l.total = l.arena + align64(forest_memory);
     return l;
 }
 
 }  // namespace
 
-size_t region_size(uint32_t nslots, uint32_t max_features, uint32_t max_models) noexcept {
-    return layout(nslots, max_features, max_models).total;
+size_t region_size(uint32_t nslots, uint32_t max_features, uint32_t max_models,
+                   uint64_t forest_memory) noexcept {
+    return layout(nslots, max_features, max_models, forest_memory).total;
 }
 
-Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32_t max_models) noexcept {
-    Layout l = layout(nslots, max_features, max_models);
+Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32_t max_models,
+                    uint64_t forest_memory, uint32_t tokens) noexcept {
+    Layout l = layout(nslots, max_features, max_models, forest_memory);
     auto* r = new (memory) Region();
     r->nslots = nslots;
     r->max_features = max_features;
@@ -38,6 +42,10 @@ Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32
     r->slots_offset = l.slots;
     r->max_models = max_models;
     r->models_offset = l.models;
+    r->nforests = 2 * max_models;
+    r->forests_offset = l.forests;
+    r->arena_offset = l.arena;
+    r->arena_size = align64(forest_memory);
     Ring* rings[3] = {&r->free_slots, &r->requests, &r->control};
     for (int i = 0; i < 3; ++i)
         *rings[i] = Ring{0, 0, nslots, l.rings + i * sizeof(uint32_t) * nslots};
@@ -47,6 +55,8 @@ Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32
     }
     r->free_slots.count = nslots;
     for (uint32_t i = 0; i < max_models; ++i) new (&model_stats(r)[i]) ModelStat();
+    for (uint32_t i = 0; i < r->nforests; ++i) new (&forest_entries(r)[i]) ForestEntry();
+    r->forest_counters.tokens.store(static_cast<int32_t>(tokens), std::memory_order_relaxed);
     return r;
 }
 

@@ -15,6 +15,7 @@
 
 #include "shmem/claims.hpp"
 #include "shmem/deployed.hpp"
+#include "shmem/forests.hpp"
 #include "shmem/model_table.hpp"
 #include "shmem/queue.hpp"
 #include "shmem/slot.hpp"
@@ -31,6 +32,11 @@ struct Region {
     uint32_t max_models;
     uint64_t slots_offset;   // the region may pass 4 GB (many slots of wide rows)
     uint64_t models_offset;
+    uint32_t nforests;       // forest entries: twice max_models, for retired
+                             // forests still pinned by a reader
+    uint64_t forests_offset;
+    uint64_t arena_offset;   // the forests' bytes (forests.hpp)
+    uint64_t arena_size;
 
     // The worker. ready is set once its pool runs and cleared before it
     // stops; backends start a request only while it is set (one that
@@ -59,13 +65,17 @@ struct Region {
 
     Claims claims;
     Stats stats;
+    ForestCounters forest_counters;
     DeployedTable deployed;  // backends only; see deployed.hpp
 };
 
-// Size of the region for these settings.
-size_t region_size(uint32_t nslots, uint32_t max_features, uint32_t max_models) noexcept;
+// Size of the region for these settings. forest_memory: bytes of the
+// forests' arena; tokens: how many backends may score in place at once.
+size_t region_size(uint32_t nslots, uint32_t max_features, uint32_t max_models,
+                   uint64_t forest_memory = 0) noexcept;
 // Builds the region in zeroed memory of region_size() bytes.
-Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32_t max_models) noexcept;
+Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32_t max_models,
+                    uint64_t forest_memory = 0, uint32_t tokens = 1) noexcept;
 
 inline Slot* slot(Region* r, uint32_t i) noexcept {
     return reinterpret_cast<Slot*>(reinterpret_cast<char*>(r) + r->slots_offset +
@@ -73,6 +83,12 @@ inline Slot* slot(Region* r, uint32_t i) noexcept {
 }
 inline ModelStat* model_stats(Region* r) noexcept {
     return reinterpret_cast<ModelStat*>(reinterpret_cast<char*>(r) + r->models_offset);
+}
+inline ForestEntry* forest_entries(Region* r) noexcept {
+    return reinterpret_cast<ForestEntry*>(reinterpret_cast<char*>(r) + r->forests_offset);
+}
+inline char* forest_arena(Region* r) noexcept {
+    return reinterpret_cast<char*>(r) + r->arena_offset;
 }
 inline uint32_t* ring_array(Region* r, const Ring& ring) noexcept {
     return reinterpret_cast<uint32_t*>(reinterpret_cast<char*>(r) + ring.offset);

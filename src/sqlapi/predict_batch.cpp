@@ -1,18 +1,23 @@
 // pgml.predict_batch: scores many rows in one call, for bulk jobs
 // (`SELECT pgml.predict_batch('p', array_agg(ARRAY[...])) FROM t`).
 //
-// It scores in this backend with the backend path's booster, not through
-// the serving worker: a bulk job is one connection, so the worker would save
-// no model copies, while every row would cost a copy through shared memory.
-// XGBoost gets up to kChunk rows per call; between chunks the query can be
-// cancelled.
+// It scores in this backend, from the model's compiled forest in shared
+// memory (tree by tree over blocks of rows), not through the pool: a bulk
+// job is one connection, and every row would cost a copy through a slot.
+// A model the worker has not loaded yet is handed over by scoring the first
+// row on the worker path; a model with no forest (served by XGBoost), and
+// predict_path = 'backend', use this backend's booster. Between chunks the
+// query can be cancelled.
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "backend/in_place.hpp"
 #include "backend/model_cache.hpp"
 #include "backend/model_ref.hpp"
 #include "pg/guard.hpp"
+#include "pg/settings.hpp"
+#include "shmem/slot.hpp"
 #include "sqlapi/args.hpp"
 
 extern "C" {
@@ -30,7 +35,8 @@ namespace pgml::sqlapi {
 
 namespace {
 
-constexpr size_t kChunk = 65536;
+constexpr size_t kChunk = 65536;       // rows a call to XGBoost
+constexpr size_t kForestChunk = 8192;  // rows a forest is pinned for (tens of ms)
 
 // The features argument: rows x width (2-D), or flat (1-D, width unknown
 // until the model is known, as PostgresML's predict_batch takes it).
@@ -77,16 +83,10 @@ Datum predict_batch(FunctionCallInfo fcinfo, backend::By by) {
         auto m = backend::lookup(fcinfo, ref);
         if (!m) return tl::unexpected(m.error());
         if (auto r = check_shape(**m, x); !r) return tl::unexpected(r.error());
-        auto booster = backend::backend_booster(**m);
-        if (!booster) return tl::unexpected(booster.error());
         const size_t width = (*m)->num_features;
         const size_t rows = width ? static_cast<size_t>(x.count) / width : 0;
-        std::vector<double> answers(std::min(rows, kChunk));
-        for (size_t first = 0; first < rows; first += kChunk) {
-            const size_t n = std::min(kChunk, rows - first);
-            if (auto r = (*booster)->predict_batch(x.values + first * width, n, answers.data()); !r)
-                return tl::unexpected(r.error());
-            auto put = pg::call([&] {
+        const auto put = [&](const double* answers, size_t n) {
+            return pg::call([&] {
                 for (size_t i = 0; i < n; ++i) {
                     Datum value = Float4GetDatum(static_cast<float>(answers[i]));
                     bool isnull = false;
@@ -94,7 +94,36 @@ Datum predict_batch(FunctionCallInfo fcinfo, backend::By by) {
                 }
                 CHECK_FOR_INTERRUPTS();
             });
-            if (!put) return tl::unexpected(put.error());
+        };
+        if (rows == 0) return Datum(0);
+        size_t first = 0;
+        if (settings::predict_path != static_cast<int>(settings::PredictPath::backend)) {
+            // The first row through the worker paths: in place if the forest
+            // is there, else queued, which hands the model over.
+            backend::Answer a{0, nullptr};
+            FeatureRow row0{x.values, static_cast<uint32_t>(width), ElemType::f4};
+            if (auto r = backend::score(**m, row0, shm::PREDICT, a); !r) return tl::unexpected(r.error());
+            if (auto r = put(&a.value, 1); !r) return tl::unexpected(r.error());
+            first = 1;
+            std::vector<double> answers(std::min(rows, kForestChunk));
+            while (first < rows) {
+                const size_t n = std::min(kForestChunk, rows - first);
+                auto done = backend::score_rows_in_place(**m, x.values + first * width, n, answers.data());
+                if (!done) return tl::unexpected(done.error());
+                if (!*done) break;  // no shared forest: the booster scores the rest
+                if (auto r = put(answers.data(), n); !r) return tl::unexpected(r.error());
+                first += n;
+            }
+            if (first == rows) return Datum(0);
+        }
+        auto booster = backend::backend_booster(**m);
+        if (!booster) return tl::unexpected(booster.error());
+        std::vector<double> answers(std::min(rows - first, kChunk));
+        for (; first < rows; first += kChunk) {
+            const size_t n = std::min(kChunk, rows - first);
+            if (auto r = (*booster)->predict_batch(x.values + first * width, n, answers.data()); !r)
+                return tl::unexpected(r.error());
+            if (auto r = put(answers.data(), n); !r) return tl::unexpected(r.error());
         }
         return Datum(0);
     });

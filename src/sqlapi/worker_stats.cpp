@@ -59,8 +59,12 @@ extern "C" Datum pgml_worker_stats(PG_FUNCTION_ARGS) {
             ++models;
             bytes += static_cast<int64>(row.bytes);
         }
-    Datum v[15];
-    bool n[15] = {};
+    // A database still at version 0.3 or older declares the first 15 columns.
+    const int columns = desc->natts;
+    if (columns != 15 && columns != 19) elog(ERROR, "pgml.worker_stats: unexpected result type");
+    const ForestTotals forests = forest_totals(r);
+    Datum v[19];
+    bool n[19] = {};
     v[0] = BoolGetDatum(running);
     v[1] = Int32GetDatum(r->worker_pid.load());
     n[1] = !running;
@@ -78,6 +82,10 @@ extern "C" Datum pgml_worker_stats(PG_FUNCTION_ARGS) {
     v[12] = Int64GetDatum(models);
     v[13] = Int64GetDatum(bytes);
     v[14] = Int32GetDatum(depth_of(r, r->free_slots));
+    v[15] = Int64GetDatum(static_cast<int64>(forests.in_place));
+    v[16] = Int32GetDatum(static_cast<int32>(forests.forests));
+    v[17] = Int64GetDatum(static_cast<int64>(forests.bytes));
+    v[18] = Int64GetDatum(static_cast<int64>(r->arena_size));
     PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
 }
 
@@ -105,7 +113,7 @@ extern "C" Datum pgml_worker_models(PG_FUNCTION_ARGS) {
                       TimestampTzGetDatum(from_unix_ns(m.loaded_ns)),
                       CStringGetTextDatum(m.engine == ENGINE_FOREST ? "forest" : "xgboost"),
                       CStringGetTextDatum(m.engine_note)};
-        bool n[7] = {false, false, false, false, false, false, m.engine == ENGINE_FOREST};
+        bool n[7] = {false, false, false, false, false, false, m.engine_note[0] == '\0'};
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
     }
     return static_cast<Datum>(0);

@@ -9,6 +9,7 @@
 
 #include "core/model.hpp"
 #include "pg/guard.hpp"
+#include "shmem/forests.hpp"
 #include "worker/handoff_reader.hpp"
 #include "worker/pool/pool.hpp"
 
@@ -16,9 +17,22 @@ namespace pgml::worker {
 
 namespace {
 
+// Puts a model's forest into the shared arena (shmem/forests.hpp), for
+// backends to score in place; the entry is retired when the model goes.
+ForestPlacer shared_arena(shm::Region* r, const pool::ModelKey& key, uint32_t& entry) {
+    return [r, key, &entry](size_t size) -> ForestPlace {
+        entry = shm::reserve_forest(r, key.db, key.id, size);
+        if (entry == shm::kNoForest) return {};
+        void* data = shm::forest_bytes(r, entry);
+        const uint32_t i = entry;
+        // Should allocating the control block throw, the deleter runs.
+        return ForestPlace{data, std::shared_ptr<void>(data, [r, i](void*) { shm::retire_forest(r, i); })};
+    };
+}
+
 // LOAD: copy the handed-over model out of its DSM segment and hold it.
 // The slot's status says how it went; may throw (memory).
-void load(pool::Registry& registry, shm::Slot* s, uint64_t limit, uint32_t fault) {
+void load(shm::Region* r, pool::Registry& registry, shm::Slot* s, uint64_t limit, uint32_t fault) {
     pool::ModelKey key{s->db, s->model_id};
     if (registry.contains(key)) {
         s->status = shm::OK;
@@ -35,17 +49,27 @@ void load(pool::Registry& registry, shm::Slot* s, uint64_t limit, uint32_t fault
     auto model = Model::load(h->bytes, h->nbytes, h->classification ? Task::classification : Task::regression,
                              std::vector<double>(h->classes, h->classes + h->nclasses));
     if (!model) return shm::set_failed(s, model.error().message.c_str());
-    // The pool scores with the compiled forest when it matched XGBoost on
-    // every probe row; otherwise with XGBoost, as before. The log says
-    // which, and why not.
+    // The model is scored by its compiled forest when it matched XGBoost on
+    // every probe row; otherwise by XGBoost in the pool, as before. The
+    // forest goes to shared memory, where backends score it in place; when
+    // the arena has no room, to the worker's memory, for the pool only.
+    // The log says which, and why not.
+    uint32_t entry = shm::kNoForest;
     Result<void> forest;
     try {
-        forest = model->use_forest(h->bytes, h->nbytes);
+        forest = model->use_forest(h->bytes, h->nbytes, shared_arena(r, key, entry));
     } catch (const std::bad_alloc&) {  // the check's copies: XGBoost serves it
         forest = fail(sqlstate::out_of_memory, "not compiled into a forest: out of memory");
     }
-    const std::string engine = forest ? std::string("its compiled forest")
-                                      : "XGBoost (" + forest.error().message + ")";
+    std::string note = forest ? "" : forest.error().message;
+    if (forest && !model->placed())
+        note = "in the worker's memory only, for the pool: pgml_worker.forest_memory has no room for its " +
+               std::to_string(model->compiled()->size) + " bytes";
+    const std::string engine =
+        !forest ? "XGBoost (" + note + ")"
+                : model->placed() ? "its compiled forest, in shared memory (" +
+                                        std::to_string(model->compiled()->size) + " bytes)"
+                                  : "its compiled forest (" + note + ")";
     auto logged = pg::call([&] {
         ereport(LOG, (errmsg("pgml_worker: model %lld of database %u is served by %s",
                              static_cast<long long>(key.id), key.db, engine.c_str())));
@@ -55,9 +79,11 @@ void load(pool::Registry& registry, shm::Slot* s, uint64_t limit, uint32_t fault
         if (logged.error().pg_error) FreeErrorData(static_cast<ErrorData*>(logged.error().pg_error));
         return;
     }
-    auto ok = registry.insert(key, std::move(*model), h->nbytes, limit,
-                              forest ? "" : forest.error().message.c_str());
+    const bool shared = model->placed();
+    auto ok = registry.insert(key, std::move(*model), h->nbytes, limit, note.c_str());
     if (!ok) return shm::set_failed(s, ok.error().message.c_str());
+    // Only now may backends score it in place: the worker holds it.
+    if (shared) shm::publish_forest(r, entry, registry.stat_index(key));
     s->status = shm::OK;
 }
 
@@ -75,7 +101,7 @@ void serve_control(shm::Region* r, pool::Registry& registry, uint64_t limit, uin
             if (s->kind == shm::RETIRE) {
                 registry.retire(pool::ModelKey{s->db, s->model_id});
             } else {
-                load(registry, s, limit, fault);
+                load(r, registry, s, limit, fault);
                 loaded = true;
             }
         } catch (const std::exception& e) {

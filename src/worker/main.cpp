@@ -15,6 +15,7 @@
 #include "shmem/clock.hpp"
 #include "worker/control.hpp"
 #include "worker/pool/pool.hpp"
+#include "shmem/forests.hpp"
 #include "worker/pool/registry.hpp"
 
 extern "C" {
@@ -78,6 +79,9 @@ Result<Datum> run(shm::Region* r) {
             [&] { ereport(LOG, (errmsg("pgml_worker: reclaimed %u request slots a previous worker left", n))); });
         if (!logged) return tl::unexpected(logged.error());
     }
+    // Forests a previous worker left (one that exited on a FATAL, which
+    // skips its registry's destructor); freed once no backend reads them.
+    shm::retire_all_forests(r);
     shm::start_requests(r);
     // on_exit may stop the pool only while it exists.
     struct Published {
@@ -110,11 +114,16 @@ Result<Datum> run(shm::Region* r) {
         if (reload) apply_settings(pool);
         serve_control(r, registry, static_cast<uint64_t>(settings::model_memory_kb) * 1024,
                       pool.fault.load(std::memory_order_relaxed));
+        // Models scored in place are used without the pool seeing it.
+        registry.note_in_place_use();
         if (settings::model_idle_s > 0) {
             const uint64_t idle_ns = static_cast<uint64_t>(settings::model_idle_s) * 1000000000ull;
             const uint64_t now = shm::steady_ns();
             if (now > idle_ns && registry.evict_unused_since(now - idle_ns) > 0) malloc_trim(0);
         }
+        // Forests retired since (evicted, redeployed, replaced) and no longer
+        // pinned by a reader go back to the arena.
+        shm::collect_forests(r);
     }
     // Stop taking requests, let the threads finish what they hold, then
     // answer whatever is still queued so no backend waits for us.

@@ -56,6 +56,7 @@ Result<void> Registry::insert(const ModelKey& key, Model&& model, uint64_t bytes
     entry->model = std::make_shared<const Model>(std::move(model));
     entry->bytes = bytes;
     entry->stat = nullptr;
+    entry->forest_uses = 0;
     entry->last_used.store(shm::steady_ns(), std::memory_order_relaxed);
 
     std::unique_lock lock(mu_);
@@ -96,6 +97,30 @@ size_t Registry::evict_unused_since(uint64_t before_ns) {
         it = next;
     }
     return n;
+}
+
+void Registry::note_in_place_use() {
+    shm::ForestEntry* e = shm::forest_entries(region_);
+    const uint64_t now = shm::steady_ns();
+    std::shared_lock lock(mu_);
+    for (uint32_t i = 0; i < region_->nforests; ++i) {
+        if (e[i].state.load(std::memory_order_acquire) != shm::FOREST_READY) continue;
+        auto it = models_.find(ModelKey{e[i].db.load(std::memory_order_relaxed),
+                                        e[i].model_id.load(std::memory_order_relaxed)});
+        if (it == models_.end()) continue;
+        const uint64_t uses = e[i].uses.load(std::memory_order_relaxed);
+        if (uses != it->second->forest_uses) {
+            it->second->forest_uses = uses;  // only this thread writes it
+            it->second->last_used.store(now, std::memory_order_relaxed);
+        }
+    }
+}
+
+uint32_t Registry::stat_index(const ModelKey& key) {
+    std::shared_lock lock(mu_);
+    auto it = models_.find(key);
+    if (it == models_.end() || !it->second->stat) return shm::kNoForest;
+    return static_cast<uint32_t>(it->second->stat - shm::model_stats(region_));
 }
 
 void Registry::retire(const ModelKey& key) {

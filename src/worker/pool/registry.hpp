@@ -56,6 +56,12 @@ public:
     Result<void> insert(const ModelKey& key, Model&& model, uint64_t bytes, uint64_t limit_bytes,
                         const char* engine_note = "");
     void retire(const ModelKey& key);
+    // The index of key's entry in the shared model table, or
+    // shm::kNoForest when it is not listed.
+    uint32_t stat_index(const ModelKey& key);
+    // Counts as used now every model whose shared forest a reader pinned
+    // since the last call (backends scoring in place bypass find()).
+    void note_in_place_use();
     // Frees the models last used before `before_ns` (steady clock); returns
     // how many.
     size_t evict_unused_since(uint64_t before_ns);
@@ -66,6 +72,7 @@ private:
         uint64_t bytes;
         std::atomic<uint64_t> last_used;
         shm::ModelStat* stat;
+        uint64_t forest_uses;  // its shared forest's pins at the last look
     };
     using Map = std::unordered_map<ModelKey, std::unique_ptr<Entry>, ModelKeyHash>;
     void erase_locked(Map::iterator it) noexcept;
