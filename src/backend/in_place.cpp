@@ -1,6 +1,7 @@
 #include "backend/in_place.hpp"
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "core/answer.hpp"
@@ -34,14 +35,19 @@ public:
             if (m.forest.generation == 0) return;
             bytes_ = shm::pin_forest(r, m.forest, &size_, &stat_);
         }
-        if (bytes_) ref_ = m.forest;
-        // The forest is the one the worker built for this model; still, a
-        // shape that disagrees with the catalog is not used.
-        if (bytes_ && (forest()->num_feature != m.num_features ||
-                       forest()->outputs_per_row() != answer::outputs_per_row(m.classes.size()))) {
-            shm::unpin_forest(r_, ref_);
-            bytes_ = nullptr;
+        if (!bytes_) return;
+        ref_ = m.forest;
+        // A pinned forest is never freed (its header would be poisoned, see
+        // collect_forests): checked, because a failure of that rule must be
+        // loud. A shape that disagrees with the catalog is not used.
+        if (forest()->magic != forest::kForestMagic) {
+            freed_ = true;
+        } else if (forest()->num_feature == m.num_features &&
+                   forest()->outputs_per_row() == answer::outputs_per_row(m.classes.size())) {
+            return;
         }
+        shm::unpin_forest(r_, ref_);
+        bytes_ = nullptr;
     }
     ~Pinned() {
         if (bytes_) shm::unpin_forest(r_, ref_);
@@ -50,6 +56,7 @@ public:
     Pinned& operator=(const Pinned&) = delete;
 
     explicit operator bool() const { return bytes_ != nullptr; }
+    bool freed() const { return freed_; }
     const forest::Forest* forest() const { return static_cast<const forest::Forest*>(bytes_); }
     // Adds n to the model's request count in pgml.worker_models().
     void count(uint64_t n) const {
@@ -63,7 +70,14 @@ private:
     const void* bytes_ = nullptr;
     uint64_t size_ = 0;
     uint32_t stat_ = shm::kNoForest;
+    bool freed_ = false;
 };
+
+Error freed_under_reader(const CachedModel& m) {
+    return Error{sqlstate::internal,
+                 "the compiled forest of model " + std::to_string(m.model_id) + " was freed while pinned",
+                 "", "This is a bug in pgml_worker; please report it.", nullptr};
+}
 
 // One of the in-place tokens, when asked for, held for one row.
 class Token {
@@ -109,6 +123,7 @@ Result<bool> score_in_place(CachedModel& m, const FeatureRow& row, uint32_t kind
     Token token(r, need_token);
     if (!token.ok()) return false;
     Pinned pinned(r, m);
+    if (pinned.freed()) return tl::unexpected(freed_under_reader(m));
     if (!pinned) return false;
     forest::predict(*pinned.forest(), values, 1, raw);
     pinned.count(1);
@@ -125,6 +140,7 @@ Result<bool> score_rows_in_place(CachedModel& m, const float* rows, size_t n, do
     const size_t k = answer::outputs_per_row(m.classes.size());
     std::vector<float> raw(n * std::max<size_t>(1, m.classes.size()));
     Pinned pinned(r, m);
+    if (pinned.freed()) return tl::unexpected(freed_under_reader(m));
     if (!pinned) return false;
     forest::predict(*pinned.forest(), rows, n, raw.data());
     pinned.count(n);

@@ -82,7 +82,7 @@ void define() {
     DefineCustomIntVariable(
         "pgml_worker.model_memory", "Memory the worker's models may take (serialized size).",
         "The least recently used models are freed to stay below it.", &model_memory_kb,
-        1024 * 1024, 1024, INT_MAX, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+        1024 * 1024, 16, INT_MAX, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "pgml_worker.spin_us",
         "How long an idle scoring thread polls for the next request before it sleeps.",

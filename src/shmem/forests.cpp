@@ -1,6 +1,7 @@
 #include "shmem/forests.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "shmem/region.hpp"
 
@@ -89,6 +90,10 @@ uint32_t collect_forests(Region* r) noexcept {
     uint32_t n = 0;
     for (uint32_t i = 0; i < r->nforests; ++i) {
         if (e[i].state.load(sc) != FOREST_RETIRED || e[i].pins.load(sc) != 0) continue;
+        // Poisoned, so that a reader the protocol failed to keep out would
+        // find no forest header (readers check it) and, mid-walk, child
+        // indices far outside the block: a loud failure, not a stale answer.
+        std::memset(forest_arena(r) + e[i].offset.load(rlx), kForestPoison, e[i].size.load(rlx));
         e[i].state.store(FOREST_FREE, sc);
         ++n;
     }

@@ -64,6 +64,9 @@ struct ForestRef {
     uint64_t generation = 0;
 };
 
+// The byte a freed forest is filled with.
+inline constexpr int kForestPoison = 0xA5;
+
 // The arena's alignment (a cache line; forests need 8 bytes).
 inline constexpr size_t kForestArenaAlign = 64;
 

@@ -180,9 +180,12 @@ class Load:
         self.expected = {}
         self.deployments = None
 
-    def connect(self):
+    def connect(self, n=0):
         a = self.args
-        options = "-c pgml_worker.predict_path=%s" % a.path
+        path = a.path
+        if path == "mixed":  # both worker paths at once, forced
+            path = "inplace" if n % 2 == 0 else "queued"
+        options = "-c pgml_worker.predict_path=%s" % path
         conn = psycopg2.connect(host=a.host, port=a.port, dbname=a.dbname, user=a.user,
                                 options=options, connect_timeout=10,
                                 application_name="checked_load")
@@ -231,7 +234,7 @@ class Load:
         while not self.stop.is_set():
             if conn is None:
                 try:
-                    conn = self.connect()
+                    conn = self.connect(n)
                     self.prepare(conn, storm)
                 except psycopg2.Error as e:
                     stats.error("connect:" + sqlstate_of(e, None), e)
@@ -396,7 +399,8 @@ def main():
     p.add_argument("--deploy-every", type=float, default=0.1)
     p.add_argument("--clients", type=int, default=100)
     p.add_argument("--seconds", type=float, default=15)
-    p.add_argument("--path", default="worker", choices=["worker", "auto", "backend"])
+    p.add_argument("--path", default="worker", choices=["worker", "auto", "backend", "inplace", "queued", "mixed"],
+                   help="predict_path of the clients; mixed: even clients inplace, odd ones queued")
     p.add_argument("--storm-share", type=float, default=0.0)
     p.add_argument("--gap", type=float, default=0.25, help="report gaps without an answer longer than this")
     p.add_argument("--grace", type=float, default=15, help="seconds a request may still run after the end")
