@@ -91,6 +91,13 @@ for my $round (1 .. 3) {
 }
 my $load_ok = $load->finish;
 my $elapsed = time - $started;
+# No forest leaks: what terminated workers left is freed once unpinned,
+# and the arena holds the forests of the models the new worker holds.
+my $forests_match = q{
+SELECT s.forests = m.n AND s.forests > 0
+  FROM pgml.worker_stats() s, (SELECT count(*) AS n FROM pgml.worker_models() WHERE engine = 'forest') m};
+ok($node->poll_query_until('postgres', $forests_match, 't'),
+	'after three terminations the arena holds only the forests of the models held');
 ok($load_ok, 'load through three worker terminations: pgbench succeeded') or diag($$err);
 like($$out, qr{number of failed transactions: 0}, 'no failed transaction during terminations');
 ok($elapsed < 10 + 5, sprintf('no client hung (load took %.1fs for a 10s run)', $elapsed));
@@ -128,6 +135,8 @@ diag(sprintf('serving resumed %.2fs, %.2fs, %.2fs after each termination', @rest
 	is($node->safe_psql('postgres', q{SELECT bool_and(pgml.predict('p', x) = y) FROM expected WHERE i <= 200}),
 		't', 'worker path answers correctly after the crash restart');
 	diag(sprintf('serving resumed %.2fs after SIGKILL', $back));
+	ok($node->poll_query_until('postgres', $forests_match, 't'),
+		'after SIGKILL the arena holds only the forests of the models held');
 	like(PostgreSQL::Test::Utils::slurp_file($node->logfile), qr/background worker "pgml_worker" \(PID $pid\) was terminated by signal 9/,
 		'the server log names the killed worker');
 }

@@ -87,12 +87,16 @@ my $storm = sub {
 	return @errs;
 };
 
+# (The pool's threads throw; rows scored in place do not go through them.)
+my $queued = q{SET pgml_worker.predict_path = 'queued'; };
 $set_fault->('score');
-ok(wait_until(10, sub { ($node->psql('postgres', q{SELECT pgml.predict('p1', ARRAY[1, 1]::real[])}))[0] != 0 }),
-	'with the score fault, predictions fail');
-my @errs = $storm->(q{SELECT pgml.predict('p1', ARRAY[g, 1]::real[]) FROM generate_series(1, 20) g}, 10);
-is(scalar(@errs), 10, 'every statement failed under the score fault');
+ok(wait_until(10, sub { ($node->psql('postgres', $queued . q{SELECT pgml.predict('p1', ARRAY[1, 1]::real[])}))[0] != 0 }),
+	'with the score fault, queued predictions fail');
+my @errs = $storm->($queued . q{SELECT pgml.predict('p1', ARRAY[g, 1]::real[]) FROM generate_series(1, 20) g}, 10);
+is(scalar(@errs), 10, 'every queued statement failed under the score fault');
 like($errs[0], qr/injected fault: a scoring thread failed mid-batch/, 'with the scoring thread\'s error');
+is($node->safe_psql('postgres', q{SET pgml_worker.predict_path = 'inplace'; SELECT count(pgml.predict('p1', ARRAY[g, 1]::real[])) FROM generate_series(1, 20) g}),
+	'20', 'rows scored in place from the shared forest are answered meanwhile');
 is($node->safe_psql('postgres', $slots), '16', 'every slot came back after scoring threads threw');
 
 $set_fault->('load');
