@@ -23,12 +23,15 @@ namespace pgml::unit {
 // memory would hold it (the tests' threads play backends and the worker).
 class TestRegion {
 public:
-    explicit TestRegion(uint32_t nslots, uint32_t max_features = 4, uint32_t max_models = 8) {
-        size_ = shm::region_size(nslots, max_features, max_models);
+    // forest_memory: bytes of the forests' arena; tokens: in-place scoring
+    // tokens (forests.hpp).
+    explicit TestRegion(uint32_t nslots, uint32_t max_features = 4, uint32_t max_models = 8,
+                        uint64_t forest_memory = 0, uint32_t tokens = 1) {
+        size_ = shm::region_size(nslots, max_features, max_models, forest_memory);
         const size_t rounded = (size_ + 63) & ~size_t{63};
         mem_ = std::aligned_alloc(64, rounded);
         std::memset(mem_, 0, rounded);
-        r_ = shm::init_region(mem_, nslots, max_features, max_models);
+        r_ = shm::init_region(mem_, nslots, max_features, max_models, forest_memory, tokens);
     }
     ~TestRegion() { std::free(mem_); }
     TestRegion(const TestRegion&) = delete;
