@@ -111,7 +111,10 @@ Result<const Forest*> open_forest(const void* bytes, size_t size);
 // predict_margin writes num_groups margins per row (XGBoost's type 1).
 // predict writes outputs_per_row() floats per row, XGBoost's type 0, but
 // out must have room for n * num_groups floats (multi:softmax computes the
-// margins there first). Tree-major over blocks of 64 rows, as XGBoost.
+// margins there first). Rows in groups of 8 are scored tree-major over
+// blocks of rows, each tree walked for 8 rows at once; other rows (every
+// call of fewer than 8) one by one, 8 trees walked at once. Either way
+// each row's margins add the leaves in tree order, as XGBoost does.
 void predict_margin(const Forest& f, const float* rows, size_t n, float* out) noexcept;
 void predict(const Forest& f, const float* rows, size_t n, float* out) noexcept;
 

@@ -6,6 +6,7 @@
 // denormals, far out of range.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -26,7 +27,7 @@ namespace {
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 
-enum class Label { regression, positive, binary, three };
+enum class Label { regression, positive, binary, three, five };
 
 struct Spec {
     Params params;
@@ -61,6 +62,7 @@ std::vector<uint8_t> train(const Spec& s, uint64_t seed) {
             case Label::positive: y[r] = std::fabs(z); break;
             case Label::binary: y[r] = z > 0 ? 1.0f : 0.0f; break;
             case Label::three: y[r] = z < -2 ? 0.0f : z < 2 ? 1.0f : 2.0f; break;
+            case Label::five: y[r] = std::clamp(std::floor(z / 2 + 2.5f), 0.0f, 4.0f); break;
         }
     }
     auto dm = xgb::DMatrix::from_dense(x.data(), s.rows, s.features);
@@ -387,6 +389,147 @@ TEST_F(ForestTest, BufferChecks) {
     nodes = const_cast<forest::Node*>(reinterpret_cast<forest::Forest*>(bad.data())->nodes());
     nodes[0].feature = 99;  // feature past num_feature
     EXPECT_FALSE(forest::open_forest(bad.data(), *size).has_value());
+}
+
+// The forest scores fewer than 8 rows one by one, 8 trees walked at once,
+// and groups of 8 rows tree-major, 8 rows walked at once (a walk for
+// blocks without NaN, another for blocks with), the rest of a call row by
+// row again. Every row count from 1 to 20, and counts around the blocks,
+// each one call compared bit for bit with XGBoost scoring exactly those
+// rows, with NaN and without, on models whose tree counts leave trees over
+// after groups of 8, several output groups, stumps, roots that are leaves,
+// deep trees.
+void expect_same_call(const forest::Forest& f, const xgb::Booster& b, const float* rows,
+                      size_t n) {
+    for (int type : {0, 1}) {
+        SCOPED_TRACE(type == 0 ? "type 0 (value)" : "type 1 (margin)");
+        std::vector<float> expected = xgboost_predict(b, rows, n, f.num_feature, type);
+        const size_t per_row = type == 0 ? f.outputs_per_row() : f.num_groups;
+        ASSERT_EQ(expected.size(), n * per_row);
+        // One float past the end, to see that nothing is written there.
+        std::vector<float> got(n * f.num_groups + 1, 1234.5f);
+        if (type == 0)
+            forest::predict(f, rows, n, got.data());
+        else
+            forest::predict_margin(f, rows, n, got.data());
+        EXPECT_EQ(got.back(), 1234.5f) << "written past the last row";
+        got.resize(n * per_row);
+        long d = first_difference(expected, got);
+        EXPECT_EQ(d, -1) << "row " << d / static_cast<long>(per_row) << " of " << n << ": XGBoost "
+                         << hex(expected[d]) << ", forest " << hex(got[d]);
+    }
+}
+
+// Adversarial rows (adversarial_rows), led by rows of one value throughout:
+// NaN (every walk takes every default direction), +Inf, -Inf, -0, ±FLT_MAX,
+// then rows of exact thresholds only (each split the row meets may tie).
+std::vector<float> edge_rows(const forest::Forest& f, size_t n, uint64_t seed) {
+    std::vector<float> rows = adversarial_rows(f, n, seed);
+    const auto th = thresholds(f);
+    const size_t w = f.num_feature;
+    const float fills[] = {NAN, INFINITY, -INFINITY, -0.0f, FLT_MAX, -FLT_MAX};
+    size_t r = 0;
+    for (float v : fills)
+        if (r < n) std::fill(rows.begin() + r * w, rows.begin() + (r + 1) * w, v), ++r;
+    for (size_t k = 0; r < n && k < 6; ++r, ++k)
+        for (size_t j = 0; j < w; ++j)
+            if (!th[j].empty()) rows[r * w + j] = th[j][(k * 7 + j) % th[j].size()];
+    return rows;
+}
+
+// Trees whose root is a leaf, and trees that split.
+std::pair<size_t, size_t> leaf_roots(const forest::Forest& f) {
+    size_t leaves = 0;
+    for (uint32_t t = 0; t < f.num_trees; ++t)
+        leaves += f.nodes()[f.trees()[t].first_node].left == 0;
+    return {leaves, f.num_trees - leaves};
+}
+
+TEST_F(ForestTest, EveryRowCountAgainstXGBoost) {
+    struct Case {
+        const char* what;
+        Spec spec;
+        uint32_t trees;      // expected, to be sure of the lanes' cases
+        int leaf_roots;      // roots that are leaves: 0 none, 1 some, 2 all
+    } cases[] = {
+        {"1 tree, depth 6", {{{"max_depth", "6"}}, 1}, 1, 0},
+        {"7 trees, depth 4, 10 % NaN", {{{"max_depth", "4"}}, 7, Label::regression, 0.1}, 7, 0},
+        {"8 trees, depth 5", {{{"max_depth", "5"}}, 8}, 8, 0},
+        {"9 trees, depth 3, base_score 2.5", {{{"max_depth", "3"}, {"base_score", "2.5"}}, 9}, 9, 0},
+        {"stumps: 29 trees of depth 1", {{{"max_depth", "1"}, {"tree_method", "hist"}}, 29}, 29, 0},
+        {"deep: 13 trees of depth 14, 20 % NaN",
+         {{{"max_depth", "14"}, {"tree_method", "hist"}, {"max_bin", "1024"}}, 13,
+          Label::regression, 0.2, 8, 6000}, 13, 0},
+        {"roots that are leaves among splits (gamma 200, eta 1), 10 % NaN",
+         {{{"max_depth", "4"}, {"eta", "1"}, {"gamma", "200"}}, 20, Label::regression, 0.1},
+         20, 1},
+        {"every root a leaf (gamma 1e9)", {{{"max_depth", "4"}, {"gamma", "1e9"}}, 11}, 11, 2},
+        {"binary:logistic, 19 trees depth 6, 10 % NaN",
+         {{{"objective", "binary:logistic"}, {"max_depth", "6"}, {"base_score", "0.3"}}, 19,
+          Label::binary, 0.1}, 19, 0},
+        {"multi:softprob, 3 classes x 7 rounds, 10 % NaN",
+         {{{"objective", "multi:softprob"}, {"num_class", "3"}, {"max_depth", "5"}}, 7,
+          Label::three, 0.1}, 21, 0},
+        {"multi:softprob, 5 classes x 9 rounds, depth 8",
+         {{{"objective", "multi:softprob"}, {"num_class", "5"}, {"max_depth", "8"},
+           {"tree_method", "hist"}}, 9, Label::five, 0.05}, 45, 0},
+        {"multi:softmax, 5 classes x 3 rounds x num_parallel_tree 3",
+         {{{"objective", "multi:softmax"}, {"num_class", "5"}, {"max_depth", "4"},
+           {"num_parallel_tree", "3"}, {"subsample", "0.7"}}, 3, Label::five, 0.1}, 45, 0},
+    };
+    const size_t counts[] = {1,  2,  3,  4,  5,  6,  7,  8,   9,   10,  11,   12,   13,  14,
+                             15, 16, 17, 18, 19, 20, 63, 64,  65,  71,  1023, 1024, 1025, 2055};
+    uint64_t seed = 801;
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.what);
+        auto ubj = train(c.spec, seed);
+        auto compiled = compile(ubj);
+        ASSERT_TRUE(compiled.has_value()) << compiled.error().message;
+        const forest::Forest& f = *compiled->f;
+        ASSERT_EQ(f.num_trees, c.trees);
+        const auto [leaves, splits] = leaf_roots(f);
+        switch (c.leaf_roots) {
+            case 0: EXPECT_EQ(leaves, 0u); break;
+            case 1: EXPECT_TRUE(leaves > 0 && splits > 0) << leaves << " roots are leaves"; break;
+            case 2: EXPECT_EQ(splits, 0u); break;
+        }
+        auto booster = xgb::Booster::load(ubj.data(), ubj.size());
+        ASSERT_TRUE(booster.has_value()) << booster.error().message;
+        ASSERT_TRUE(booster->set_param("nthread", "1").has_value());
+        const size_t pool = 2200, w = f.num_feature;
+        const std::vector<float> rows = edge_rows(f, pool, seed * 7);
+        // The same rows without NaN (the first row, all NaN, becomes all 0).
+        std::vector<float> clean = rows;
+        for (size_t i = 0; i < clean.size(); ++i)
+            if (std::isnan(clean[i])) clean[i] = i < w ? 0.0f : clean[i - w];
+        const std::vector<float>* pools[] = {&rows, &clean};
+        for (const std::vector<float>* pool_rows : pools) {
+            SCOPED_TRACE(pool_rows == &rows ? "rows with NaN" : "rows without NaN");
+            std::mt19937_64 rng(seed);
+            for (size_t n : counts) {
+                // From the first row (the rows of one value), and from two
+                // other places.
+                for (size_t at : {size_t{0}, static_cast<size_t>(rng() % (pool - n + 1)),
+                                  static_cast<size_t>(rng() % (pool - n + 1))}) {
+                    SCOPED_TRACE(std::to_string(n) + " rows from row " + std::to_string(at));
+                    expect_same_call(f, *booster, pool_rows->data() + at * w, n);
+                    if (HasFailure()) return;
+                }
+            }
+        }
+        // One call whose first block of 1024 rows has no NaN and whose
+        // second has, and the other way round.
+        for (bool nan_first : {false, true}) {
+            SCOPED_TRACE(nan_first ? "NaN in the first block only" : "NaN in the second block only");
+            std::vector<float> mixed(2055 * w);
+            const std::vector<float>& a = nan_first ? rows : clean;
+            const std::vector<float>& b = nan_first ? clean : rows;
+            std::copy(a.begin(), a.begin() + 1024 * w, mixed.begin());
+            std::copy(b.begin() + 1024 * w, b.begin() + 2055 * w, mixed.begin() + 1024 * w);
+            expect_same_call(f, *booster, mixed.data(), 2055);
+        }
+        ++seed;
+    }
 }
 
 // Compiled at one address, copied to another, the original destroyed: the
