@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "miscadmin.h"
+#include "storage/backendid.h"
 }
 
 namespace pgml::backend {
@@ -58,10 +59,11 @@ public:
     explicit operator bool() const { return bytes_ != nullptr; }
     bool freed() const { return freed_; }
     const forest::Forest* forest() const { return static_cast<const forest::Forest*>(bytes_); }
-    // Adds n to the model's request count in pgml.worker_models().
+    // Adds n to the model's request count in pgml.worker_models() and to
+    // this backend's in-place count.
     void count(uint64_t n) const {
         if (stat_ < r_->max_models) shm::model_stats(r_)[stat_].requests.fetch_add(n, std::memory_order_relaxed);
-        r_->forest_counters.in_place.fetch_add(n, std::memory_order_relaxed);
+        shm::count_in_place(r_, MyBackendId, n);
     }
 
 private:
@@ -120,11 +122,12 @@ Result<bool> score_in_place(CachedModel& m, const FeatureRow& row, uint32_t kind
     const size_t outputs = std::max<size_t>(1, m.classes.size());
     float* raw = outputs <= kStackOutputs ? stack_outputs : grown(wide_outputs, outputs);
 
-    Token token(r, need_token);
-    if (!token.ok()) return false;
     Pinned pinned(r, m);
     if (pinned.freed()) return tl::unexpected(freed_under_reader(m));
     if (!pinned) return false;
+    // Only a forest whose walk is worth bounding takes a token.
+    Token token(r, need_token && pinned.forest()->num_nodes > shm::kCheapForestNodes);
+    if (!token.ok()) return false;
     forest::predict(*pinned.forest(), values, 1, raw);
     pinned.count(1);
     if (kind == shm::PROBA)

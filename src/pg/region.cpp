@@ -27,9 +27,12 @@ uint32_t slots() {
 
 uint64_t forest_memory() { return static_cast<uint64_t>(settings::forest_memory_kb) * 1024; }
 
+// A counter per BackendId (1 .. MaxBackends).
+uint32_t counters() { return static_cast<uint32_t>(MaxBackends) + 1; }
+
 size_t size() {
     return shm::region_size(slots(), static_cast<uint32_t>(settings::max_features),
-                            static_cast<uint32_t>(settings::max_models), forest_memory());
+                            static_cast<uint32_t>(settings::max_models), forest_memory(), counters());
 }
 
 void request_hook() {
@@ -46,11 +49,11 @@ void startup_hook() {
         // Everything but the forests' arena, which is last and needs no
         // zeroing: touching it would make its pages resident for nothing.
         memset(mem, 0, shm::region_size(slots(), static_cast<uint32_t>(settings::max_features),
-                                        static_cast<uint32_t>(settings::max_models), 0));
+                                        static_cast<uint32_t>(settings::max_models), 0, counters()));
         // Futex-based primitives need no initialization that could fail.
         the_region = shm::init_region(mem, slots(), static_cast<uint32_t>(settings::max_features),
                                       static_cast<uint32_t>(settings::max_models), forest_memory(),
-                                      static_cast<uint32_t>(settings::worker_threads()));
+                                      static_cast<uint32_t>(settings::worker_threads()), counters());
     } else {
         the_region = static_cast<shm::Region*>(mem);
     }

@@ -127,7 +127,9 @@ const void* pin_forest(Region* r, const ForestRef& ref, uint64_t* size, uint32_t
         f.pins.fetch_sub(1, sc);
         return nullptr;
     }
-    f.uses.fetch_add(1, rlx);
+    // A count for idle eviction, which only asks whether it changed: a
+    // plain load and store (no locked instruction); a lost update is harmless.
+    f.uses.store(f.uses.load(rlx) + 1, rlx);
     if (size) *size = f.size.load(rlx);
     if (stat_index) *stat_index = f.stat_index.load(rlx);
     return forest_arena(r) + f.offset.load(rlx);
@@ -145,6 +147,15 @@ bool take_token(Region* r) noexcept {
     return false;
 }
 
+void count_in_place(Region* r, int backend_id, uint64_t n) noexcept {
+    if (backend_id >= 0 && static_cast<uint32_t>(backend_id) < r->ncounters) {
+        auto& c = backend_counters(r)[backend_id].in_place;
+        c.store(c.load(rlx) + n, rlx);  // its only writer
+    } else {
+        r->forest_counters.in_place.fetch_add(n, rlx);
+    }
+}
+
 void return_token(Region* r) noexcept {
     r->forest_counters.tokens.fetch_add(1, std::memory_order_release);
 }
@@ -158,6 +169,7 @@ ForestTotals forest_totals(Region* r) noexcept {
         t.bytes += e[i].size.load(rlx);
     }
     t.in_place = r->forest_counters.in_place.load(rlx);
+    for (uint32_t i = 0; i < r->ncounters; ++i) t.in_place += backend_counters(r)[i].in_place.load(rlx);
     return t;
 }
 

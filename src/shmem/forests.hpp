@@ -52,8 +52,15 @@ struct alignas(64) ForestEntry {
     std::atomic<uint64_t> uses;        // pins so far (for idle eviction)
 };
 
+// What one backend counts, on a cache line of its own: written by that
+// backend only (a plain load and store, no locked instruction), summed by
+// readers.
+struct alignas(64) BackendCounters {
+    std::atomic<uint64_t> in_place;  // requests it scored in place
+};
+
 struct alignas(64) ForestCounters {
-    std::atomic<uint64_t> in_place;         // requests backends scored in place
+    std::atomic<uint64_t> in_place;         // those of backends without counters of their own
     std::atomic<uint64_t> next_generation;  // the last generation given out
     alignas(64) std::atomic<int32_t> tokens;  // in-place scoring tokens free
 };
@@ -63,6 +70,10 @@ struct ForestRef {
     uint32_t index = kNoForest;
     uint64_t generation = 0;
 };
+
+// Forests of at most this many nodes (48 kB, a few microseconds to walk at
+// most) are scored in place without a token.
+inline constexpr uint64_t kCheapForestNodes = 4096;
 
 // The byte a freed forest is filled with.
 inline constexpr int kForestPoison = 0xA5;
@@ -100,9 +111,14 @@ ForestRef find_forest(Region* r, uint32_t db, int64_t model_id) noexcept;
 const void* pin_forest(Region* r, const ForestRef& ref, uint64_t* size, uint32_t* stat_index) noexcept;
 void unpin_forest(Region* r, const ForestRef& ref) noexcept;
 
-// In-place scoring tokens (pgml_worker.threads of them): a backend that
-// takes one scores in place; one that finds none queues its request.
+// In-place scoring tokens (pgml_worker.threads of them): for a forest
+// larger than kCheapForestNodes a backend scores in place only when it takes
+// one; one that finds none queues its request. Smaller forests are always
+// scored in place: their walk costs less than a token's two locked
+// instructions are worth bounding, and far less than the hop to the pool.
 bool take_token(Region* r) noexcept;
+// n more requests scored in place by the backend of this BackendId.
+void count_in_place(Region* r, int backend_id, uint64_t n) noexcept;
 void return_token(Region* r) noexcept;
 
 // --- statistics

@@ -9,18 +9,20 @@ namespace {
 constexpr size_t align64(size_t n) { return (n + 63) & ~size_t{63}; }
 
 struct Layout {
-    size_t rings, slots, models, forests, arena, total;
+    size_t rings, slots, models, forests, counters, arena, total;
     uint32_t slot_size;
 };
 
-Layout layout(uint32_t nslots, uint32_t max_features, uint32_t max_models, uint64_t forest_memory) noexcept {
+Layout layout(uint32_t nslots, uint32_t max_features, uint32_t max_models, uint64_t forest_memory,
+              uint32_t counters) noexcept {
     Layout l{};
     l.slot_size = static_cast<uint32_t>(align64(sizeof(Slot) + sizeof(float) * max_features));
     l.rings = align64(sizeof(Region));
     l.slots = l.rings + align64(3 * sizeof(uint32_t) * nslots);
     l.models = l.slots + static_cast<size_t>(l.slot_size) * nslots;
     l.forests = l.models + align64(sizeof(ModelStat) * max_models);
-    l.arena = l.forests + align64(sizeof(ForestEntry) * 2 * size_t{max_models});
+    l.counters = l.forests + align64(sizeof(ForestEntry) * 2 * size_t{max_models});
+    l.arena = l.counters + align64(sizeof(BackendCounters) * size_t{counters});
     l.total = l.arena + align64(forest_memory);
     return l;
 }
@@ -28,13 +30,13 @@ Layout layout(uint32_t nslots, uint32_t max_features, uint32_t max_models, uint6
 }  // namespace
 
 size_t region_size(uint32_t nslots, uint32_t max_features, uint32_t max_models,
-                   uint64_t forest_memory) noexcept {
-    return layout(nslots, max_features, max_models, forest_memory).total;
+                   uint64_t forest_memory, uint32_t counters) noexcept {
+    return layout(nslots, max_features, max_models, forest_memory, counters).total;
 }
 
 Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32_t max_models,
-                    uint64_t forest_memory, uint32_t tokens) noexcept {
-    Layout l = layout(nslots, max_features, max_models, forest_memory);
+                    uint64_t forest_memory, uint32_t tokens, uint32_t counters) noexcept {
+    Layout l = layout(nslots, max_features, max_models, forest_memory, counters);
     auto* r = new (memory) Region();
     r->nslots = nslots;
     r->max_features = max_features;
@@ -46,6 +48,9 @@ Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32
     r->forests_offset = l.forests;
     r->arena_offset = l.arena;
     r->arena_size = align64(forest_memory);
+    r->ncounters = counters;
+    r->counters_offset = l.counters;
+    for (uint32_t i = 0; i < counters; ++i) new (&backend_counters(r)[i]) BackendCounters();
     Ring* rings[3] = {&r->free_slots, &r->requests, &r->control};
     for (int i = 0; i < 3; ++i)
         *rings[i] = Ring{0, 0, nslots, l.rings + i * sizeof(uint32_t) * nslots};

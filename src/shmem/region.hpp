@@ -37,6 +37,8 @@ struct Region {
     uint64_t forests_offset;
     uint64_t arena_offset;   // the forests' bytes (forests.hpp)
     uint64_t arena_size;
+    uint32_t ncounters;      // per-backend counters (by BackendId)
+    uint64_t counters_offset;
 
     // The worker. ready is set once its pool runs and cleared before it
     // stops; backends start a request only while it is set (one that
@@ -72,10 +74,12 @@ struct Region {
 // Size of the region for these settings. forest_memory: bytes of the
 // forests' arena; tokens: how many backends may score in place at once.
 size_t region_size(uint32_t nslots, uint32_t max_features, uint32_t max_models,
-                   uint64_t forest_memory = 0) noexcept;
+                   uint64_t forest_memory = 0, uint32_t counters = 0) noexcept;
 // Builds the region in zeroed memory of region_size() bytes.
+// counters: how many backends get a counter of their own (BackendIds
+// 0 .. counters - 1); others share one.
 Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32_t max_models,
-                    uint64_t forest_memory = 0, uint32_t tokens = 1) noexcept;
+                    uint64_t forest_memory = 0, uint32_t tokens = 1, uint32_t counters = 0) noexcept;
 
 inline Slot* slot(Region* r, uint32_t i) noexcept {
     return reinterpret_cast<Slot*>(reinterpret_cast<char*>(r) + r->slots_offset +
@@ -86,6 +90,9 @@ inline ModelStat* model_stats(Region* r) noexcept {
 }
 inline ForestEntry* forest_entries(Region* r) noexcept {
     return reinterpret_cast<ForestEntry*>(reinterpret_cast<char*>(r) + r->forests_offset);
+}
+inline BackendCounters* backend_counters(Region* r) noexcept {
+    return reinterpret_cast<BackendCounters*>(reinterpret_cast<char*>(r) + r->counters_offset);
 }
 inline char* forest_arena(Region* r) noexcept {
     return reinterpret_cast<char*>(r) + r->arena_offset;
