@@ -94,10 +94,10 @@ Result<Served> on_worker(CachedModel& m, const FeatureRow& row, uint32_t kind, A
 Result<void> score(CachedModel& m, const FeatureRow& row, uint32_t kind, Answer& out) {
     const PredictPath p = path();
     // In place first, from the model's shared forest: on the default path
-    // (worker, and auto) when one of the threads tokens is free, so that
-    // no more rows are scored at once than the pool has threads; always
-    // when forced (inplace). A model with no shared forest yet is queued;
-    // its hand-over to the worker builds one.
+    // (worker, and auto) a small forest always, a large one when one of the
+    // threads tokens is free, so that no more large walks run at once than
+    // the pool has threads; always when forced (inplace). A model with no
+    // shared forest yet is queued; its hand-over to the worker builds one.
     if (p == PredictPath::worker || p == PredictPath::automatic || p == PredictPath::inplace) {
         auto done = score_in_place(m, row, kind, out, p != PredictPath::inplace);
         if (!done) return tl::unexpected(done.error());

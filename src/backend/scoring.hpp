@@ -1,8 +1,9 @@
-// Where a backend's prediction is scored: by the serving worker through
-// shared memory (predict_path worker, the default), in this connection
-// with its own booster (backend, as PostgresML 2.0 does), or the worker
-// and this connection when the worker is not available (auto). Backend
-// only; Postgres-facing.
+// Where a backend's prediction is scored: in place from the model's
+// compiled forest in shared memory or queued to the serving worker's pool
+// (predict_path worker, the default, which picks; inplace and queued force
+// either), in this connection with its own booster (backend, as
+// PostgresML 2.0 does), or the worker and this connection when the worker
+// is not available (auto). Backend only; Postgres-facing.
 #pragma once
 
 #include <cstdint>
