@@ -6,7 +6,6 @@
 #   make installcheck   the SQL, isolation and TAP suites against a running
 #                 server that preloads pgml_worker
 #   make soak     an hour of checked load with faults on a throwaway cluster
-#   make asan-check  the checked-load TAP test against an AddressSanitizer build
 #   make bench    install what is missing, run the benchmark (bench/README.md)
 
 EXTENSION   = pgml_worker
@@ -54,7 +53,7 @@ $(OBJS): $(wildcard src/*/*.hpp src/*/*/*.hpp) .layers-checked
 	@touch $@
 EXTRA_CLEAN = .layers-checked
 
-.PHONY: deps demo demo-stop test soak bench asan-check
+.PHONY: deps demo demo-stop test soak bench
 deps:
 	@scripts/deps.sh
 
@@ -70,9 +69,6 @@ test: deps all
 # An hour of checked load with faults (SOAK_MINUTES to change).
 soak: deps all
 	@scripts/soak.sh
-
-asan-check: deps all
-	@scripts/asan_check.sh
 
 # The seed's benchmark against the Python microservice (bench/README.md).
 bench: deps all

@@ -26,17 +26,6 @@ our $FEATURES = 'ARRAY[year, quarter, month, distance, dayofweek, dayofmonth, '
   . 'flight_number_operating_airline, originairportid, destairportid, tail_number]';
 
 # A started node with the library preloaded and the given settings.
-# PGML_TEST_PRELOAD (scripts/asan_check.sh sets it to libasan): preloaded
-# into the servers the tests start, and into nothing else.
-if (my $preload = $ENV{PGML_TEST_PRELOAD}) {
-	no warnings 'redefine';
-	for my $method (qw(start restart)) {
-		my $orig = PostgreSQL::Test::Cluster->can($method);
-		no strict 'refs';
-		*{"PostgreSQL::Test::Cluster::$method"} = sub { local $ENV{LD_PRELOAD} = $preload; $orig->(@_) };
-	}
-}
-
 sub preloaded_node {
 	my ($name, $conf) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
