@@ -9,6 +9,7 @@
 #include "backend/worker_client.hpp"
 #include "pg/guard.hpp"
 #include "pg/region.hpp"
+#include "shmem/clock.hpp"
 #include "shmem/region.hpp"
 
 extern "C" {
@@ -27,6 +28,9 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
 }
 
 namespace pgml::backend {
@@ -205,36 +209,23 @@ Result<shm::DeployedTable*> shared_table() {
     return recovering ? nullptr : &r->deployed;
 }
 
-// A project's deployed model: copied from the shared table, or read from
-// the catalog and then published there.
-Result<CatalogModel> shared_or_fetch(Cache& c, const std::string& project) {
-    auto found_table = shared_table();
-    if (!found_table) return tl::unexpected(found_table.error());
-    shm::DeployedTable* table = *found_table;
-    if (!table) return fetch(kDeployedQuery, Key{project.data(), static_cast<int>(project.size()), 0}, c.deployments_relid);
-    // Entries carry the Oid of pgml.deployments: one left over from a dropped
-    // and re-created extension (whose model ids start again) never matches.
-    Oid relid = InvalidOid;
-    auto r = pg::call([&] {
-        Oid ns = get_namespace_oid("pgml", true);
-        if (OidIsValid(ns)) relid = get_relname_relid("deployments", ns);
-    });
-    if (!r) return tl::unexpected(r.error());
-    const uint64_t seen = shm::current_epoch(*table);  // before the catalog read
-    shm::DeployedFacts facts;
-    if (OidIsValid(relid) && shm::find_deployed(*table, MyDatabaseId, relid, project, facts)) {
-        c.deployments_relid = relid;
-        CatalogModel row;
-        row.project_exists = row.deployed = true;
-        row.model_id = facts.model_id;
-        row.classification = facts.task == static_cast<uint32_t>(Task::classification);
-        row.num_features = facts.num_features;
-        row.classes.assign(facts.classes, facts.classes + facts.num_classes);
-        return row;
-    }
+CatalogModel row_of(const shm::DeployedFacts& facts) {
+    CatalogModel row;
+    row.project_exists = row.deployed = true;
+    row.model_id = facts.model_id;
+    row.classification = facts.task == static_cast<uint32_t>(Task::classification);
+    row.num_features = facts.num_features;
+    row.classes.assign(facts.classes, facts.classes + facts.num_classes);
+    return row;
+}
+
+// Reads the catalog and, if `publish`, publishes the answer in the table.
+Result<CatalogModel> fetch_and_publish(Cache& c, shm::DeployedTable& table, const std::string& project,
+                                       bool publish) {
+    const uint64_t seen = shm::current_epoch(table);  // before the catalog read
     auto row = fetch(kDeployedQuery, Key{project.data(), static_cast<int>(project.size()), 0}, c.deployments_relid);
-    if (row && row->deployed && shm::shareable(project, static_cast<uint32_t>(row->classes.size()))) {
-        facts = shm::DeployedFacts{};
+    if (publish && row && row->deployed && shm::shareable(project, static_cast<uint32_t>(row->classes.size()))) {
+        shm::DeployedFacts facts{};
         facts.db = MyDatabaseId;
         facts.catalog_relid = c.deployments_relid;
         facts.model_id = row->model_id;
@@ -246,11 +237,125 @@ Result<CatalogModel> shared_or_fetch(Cache& c, const std::string& project) {
         // free the old one (it is handed over again if someone still asks
         // for it). Only the backend that publishes the change says so, or
         // every connection would, long after the model was handed back.
-        if (int64_t previous = shm::publish_deployed(*table, seen, project, facts))
+        if (int64_t previous = shm::publish_deployed(table, seen, project, facts))
             if (auto retired = pg::call([&] { retire_model(previous); }); !retired)
                 return tl::unexpected(retired.error());
     }
     return row;
+}
+
+// The resolving claim (shm::claim_resolving) this backend holds, for its
+// exit hook: a FATAL (pg_terminate_backend, say) in the catalog read skips
+// everything else.
+shm::Claim held_resolving{-1, 0};
+
+void release_resolving_at_exit(int, Datum) noexcept {
+    if (held_resolving.index >= 0)
+        if (shm::Region* r = pg::region()) shm::release_resolving(r->deployed, held_resolving);
+    held_resolving = shm::Claim{-1, 0};
+}
+
+// A resolving claim for one scope: released when the catalog read and the
+// publish are done, whatever they returned. Postgres ERRORs come back from
+// pg::call as values, so the scope ends on every path but process exit.
+class ResolvingClaim {
+public:
+    ResolvingClaim(shm::DeployedTable& t, const std::string& project) noexcept
+        : table_(t), claim_(shm::claim_resolving(t, MyDatabaseId, project, shm::steady_ns())) {
+        if (held()) held_resolving = claim_;
+    }
+    ~ResolvingClaim() {
+        if (!held()) return;
+        shm::release_resolving(table_, claim_);
+        held_resolving = shm::Claim{-1, 0};
+    }
+    ResolvingClaim(const ResolvingClaim&) = delete;
+    ResolvingClaim& operator=(const ResolvingClaim&) = delete;
+    bool held() const { return claim_.index >= 0; }
+    bool another_resolves() const { return claim_.index == -1; }
+
+private:
+    shm::DeployedTable& table_;
+    shm::Claim claim_;
+};
+
+// How long a backend waits for another's catalog read before it reads the
+// catalog itself. A resolver that fails, is cancelled or exits releases its
+// claim, and its waiters read at once; the bound is for one that goes on
+// and on, and that is mostly one blocked on a lock of the catalog, which
+// the waiters would block on too when they read. So it is long next to a
+// read (10 ms for the first of 100 connections predicting at once on 2
+// cores, bench/quick) and still short for a first prediction.
+constexpr uint64_t kResolveWaitNs = 500 * 1000 * 1000;
+
+// Waits, 1 ms at a time and cancellably, for the answer of the backend
+// that claimed the project. False if none came in time: then the caller
+// reads the catalog itself.
+Result<bool> await_resolver(shm::DeployedTable& table, Oid relid, const std::string& project,
+                            shm::DeployedFacts& facts) {
+    const uint64_t until = shm::steady_ns() + kResolveWaitNs;
+    for (;;) {
+        const uint64_t now = shm::steady_ns();
+        switch (shm::await_resolved(table, MyDatabaseId, relid, project, now, facts)) {
+            case shm::Resolved::found: return true;
+            case shm::Resolved::gone: return false;
+            case shm::Resolved::pending: break;
+        }
+        if (now >= until) return false;
+        auto r = pg::call([] {
+            (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+        });
+        if (!r) return tl::unexpected(r.error());
+    }
+}
+
+// A project's deployed model: copied from the shared table, or read from
+// the catalog and then published there. Of the backends that miss at once,
+// one reads the catalog and the others wait for its answer (deployed.hpp).
+Result<CatalogModel> shared_or_fetch(Cache& c, const std::string& project) {
+    auto found_table = shared_table();
+    if (!found_table) return tl::unexpected(found_table.error());
+    shm::DeployedTable* table = *found_table;
+    if (!table) return fetch(kDeployedQuery, Key{project.data(), static_cast<int>(project.size()), 0}, c.deployments_relid);
+    // Entries carry the Oid of pgml.deployments: one left over from a dropped
+    // and re-created extension (whose model ids start again) never matches.
+    Oid relid = InvalidOid;
+    bool parallel = false;
+    auto r = pg::call([&] {
+        Oid ns = get_namespace_oid("pgml", true);
+        if (OidIsValid(ns)) relid = get_relname_relid("deployments", ns);
+        parallel = IsInParallelMode();
+    });
+    if (!r) return tl::unexpected(r.error());
+    shm::DeployedFacts facts;
+    if (!OidIsValid(relid)) return fetch_and_publish(c, *table, project, true);
+    if (shm::find_deployed(*table, MyDatabaseId, relid, project, facts)) {
+        c.deployments_relid = relid;
+        return row_of(facts);
+    }
+    // In parallel mode (a parallel worker, or its leader during the query)
+    // fetch reads with the query's snapshot, which may predate a deployment
+    // committed (and the epoch bumped) since: such a read may use the table,
+    // but neither resolves for others nor publishes. A name too long for the
+    // table has no answer to wait for.
+    if (parallel || !shm::shareable(project, 0)) return fetch_and_publish(c, *table, project, !parallel);
+    ResolvingClaim claim(*table, project);
+    // Answered between our miss and our claim, or by the backend that holds it.
+    bool answered = false;
+    if (claim.held()) {
+        answered = shm::find_deployed(*table, MyDatabaseId, relid, project, facts);
+    } else if (claim.another_resolves()) {
+        auto waited = await_resolver(*table, relid, project, facts);
+        if (!waited) return tl::unexpected(waited.error());
+        answered = *waited;
+    }
+    if (answered) {
+        c.deployments_relid = relid;
+        return row_of(facts);
+    }
+    return fetch_and_publish(c, *table, project, true);
 }
 
 // What a call site remembers between calls.
@@ -401,6 +506,7 @@ void register_callbacks_once() {
     if (registered) return;
     CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
     RegisterXactCallback(on_xact_event, nullptr);
+    before_shmem_exit(release_resolving_at_exit, 0);
     registered = true;
 }
 

@@ -10,8 +10,9 @@
 //
 // A lookup that misses here asks the cluster-wide table of deployed models
 // in shared memory (shmem/deployed.hpp) before it reads the catalog, so that
-// of many connections only one pays for the catalog query and its caches.
-// That table is made stale after the changing transaction commits.
+// of many connections only one pays for the catalog query and its caches;
+// when many miss at once, one reads and the others wait (bounded) for its
+// answer. That table is made stale after the changing transaction commits.
 #pragma once
 
 #include <cstdint>

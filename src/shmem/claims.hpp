@@ -3,6 +3,8 @@
 // away, so a hundred connections asking at once do not send a hundred
 // copies. The holder releases its claim when done, on error, and from its
 // exit hook; a claim older than kClaimStaleNs is taken as abandoned.
+// deployed.hpp keeps a second table of them for catalog reads: the first
+// backend that misses a project reads the catalog, the others wait.
 //
 // Under a mutex: claims are taken once per hand-over, so the lock costs
 // nothing that matters, and "nobody holds this key, so the entry is mine"

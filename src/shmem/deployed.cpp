@@ -61,4 +61,31 @@ int64_t publish_deployed(DeployedTable& t, uint64_t seen_epoch, std::string_view
     return previous;
 }
 
+uint64_t resolve_key(uint32_t db, std::string_view project) noexcept {
+    // FNV-1a over the database and the name; the top bit keeps it non-zero.
+    uint64_t h = 0xcbf29ce484222325ull;
+    auto mix = [&h](unsigned char byte) {
+        h ^= byte;
+        h *= 0x100000001b3ull;
+    };
+    for (int i = 0; i < 4; ++i) mix(static_cast<unsigned char>(db >> (8 * i)));
+    for (char ch : project) mix(static_cast<unsigned char>(ch));
+    return h | (uint64_t{1} << 63);
+}
+
+Claim claim_resolving(DeployedTable& t, uint32_t db, std::string_view project, uint64_t now_ns) noexcept {
+    return claim_load(t.resolving, resolve_key(db, project), now_ns);
+}
+
+void release_resolving(DeployedTable& t, const Claim& claim) noexcept { release_load(t.resolving, claim); }
+
+Resolved await_resolved(DeployedTable& t, uint32_t db, uint32_t catalog_relid, std::string_view project,
+                        uint64_t now_ns, DeployedFacts& out) noexcept {
+    // Only the claim while it stands (16 entries, not the table's 256): a
+    // resolver publishes before it releases, so once its claim is gone the
+    // table holds whatever answer it had.
+    if (load_claimed(t.resolving, resolve_key(db, project), now_ns)) return Resolved::pending;
+    return find_deployed(t, db, catalog_relid, project, out) ? Resolved::found : Resolved::gone;
+}
+
 }  // namespace pgml::shm

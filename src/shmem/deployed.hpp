@@ -9,6 +9,16 @@
 // trigger asks for that). A backend reads the epoch before it reads the
 // catalog and publishes its answer under that epoch, so an answer read
 // before a commit became visible can never outlive the bump after it.
+//
+// A miss is resolved by one backend per (database, project): a hundred
+// connections that miss at once (after a restart, or a deployment) would
+// otherwise all read the catalog at the same moment, which is what the
+// table is there to avoid. The first claims the project (claims.hpp's
+// claims, in a table of their own) and reads the catalog; the others wait
+// a bounded time for its answer to appear here, and read the catalog
+// themselves if it does not: the resolver failed, was cancelled, found
+// nothing to share, or the epoch moved and its answer was refused. So the
+// wait only saves work; it never decides the answer.
 // Pure C++: no Postgres calls.
 #pragma once
 
@@ -16,6 +26,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "shmem/claims.hpp"
 #include "shmem/sync.hpp"
 
 namespace pgml::shm {
@@ -47,6 +58,9 @@ struct DeployedTable {
     Mutex lock;  // guards the entries, held for a scan at most
     uint32_t next_victim = 0;
     DeployedEntry entries[kDeployedEntries] = {};
+    // Who is reading the catalog for a (database, project) right now, keyed
+    // by resolve_key. A full table (-2) only means a miss reads unclaimed.
+    Claims resolving = {};
 };
 
 inline uint64_t current_epoch(const DeployedTable& t) { return t.epoch.load(std::memory_order_acquire); }
@@ -63,5 +77,24 @@ bool find_deployed(DeployedTable& t, uint32_t db, uint32_t catalog_relid, std::s
 // publishes a change is the one that tells the worker to free the old model.
 int64_t publish_deployed(DeployedTable& t, uint64_t seen_epoch, std::string_view project,
                          const DeployedFacts& facts) noexcept;
+
+// Resolving a miss (see the top). The key is a hash of (db, project): a
+// collision only makes a backend wait for another project's resolver, then
+// find no answer for its own and read the catalog itself.
+uint64_t resolve_key(uint32_t db, std::string_view project) noexcept;
+// index >= 0: this backend reads the catalog, publishes, then releases;
+// -1: another backend is reading it (wait with await_resolved); -2: no
+// entry free, read unclaimed.
+Claim claim_resolving(DeployedTable& t, uint32_t db, std::string_view project, uint64_t now_ns) noexcept;
+void release_resolving(DeployedTable& t, const Claim& claim) noexcept;
+
+enum class Resolved {
+    found,    // the resolver is done; out holds its answer
+    pending,  // the resolver is still at it: look again a little later
+    gone,     // its claim is gone and no answer with it: read the catalog
+};
+// One look of a backend waiting for another's answer.
+Resolved await_resolved(DeployedTable& t, uint32_t db, uint32_t catalog_relid, std::string_view project,
+                        uint64_t now_ns, DeployedFacts& out) noexcept;
 
 }  // namespace pgml::shm

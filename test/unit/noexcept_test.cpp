@@ -27,6 +27,10 @@ static_assert(noexcept(release(r, i)));
 static_assert(noexcept(claim_load(r->claims, key, 0)));
 static_assert(noexcept(release_load(r->claims, Claim{0, 0})));
 static_assert(noexcept(load_claimed(r->claims, key, 0)));
+// Resolving a miss (model_cache.cpp: the claim's destructor and exit hook).
+static_assert(noexcept(claim_resolving(r->deployed, 0, "p", 0)));
+static_assert(noexcept(release_resolving(r->deployed, Claim{0, 0})));
+static_assert(noexcept(await_resolved(r->deployed, 0, 0, "p", 0, std::declval<DeployedFacts&>())));
 // The worker's way out and way in (its exit hook, its start).
 static_assert(noexcept(fail_queued(r)));
 static_assert(noexcept(reclaim_orphans(r)));
