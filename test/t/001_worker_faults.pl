@@ -168,14 +168,15 @@ SELECT 1;
 }
 
 # Backends terminated while they wait on the worker (FATAL skips their
-# error handlers): their slots must still come back.
+# error handlers): their slots must still come back. (Queued: in place,
+# the statement would be over before the terminations.)
 {
 	my @sessions;
 	for (1 .. 5) {
 		my ($o, $e) = ('', '');
 		push @sessions, IPC::Run::start(
 			[ 'psql', '-X', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
-			  q{SELECT count(pgml.predict('p', x)) FROM expected, generate_series(1, 200)} ],
+			  q{SET pgml_worker.predict_path = 'queued'; SELECT count(pgml.predict('p', x)) FROM expected, generate_series(1, 200)} ],
 			'>', \$o, '2>', \$e);
 	}
 	sleep 1.5;
