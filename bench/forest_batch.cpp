@@ -5,9 +5,13 @@
 // XGBoosterPredictFromDense over all rows at once with nthread = 1. The
 // answers are compared bit for bit. What the SQL statement adds on top
 // (reading the array, returning a row per answer) is bench/quick's.
+// Then each layout the model allows (general, complete) on its own: rows
+// per second in chunks, and ns a row one row a call (as pgml.predict
+// scores in place), on at most SINGLE_ROWS rows.
 //
-// Usage: forest_batch MODEL.ubj ROWS.csv   (the CSV of bench/gen_flights.py:
-// the label, then the ten features). Prints "name value" lines.
+// Usage: forest_batch MODEL.ubj ROWS.csv [SINGLE_ROWS]  (the CSV of
+// bench/gen_flights.py: the label, then the ten features). Prints
+// "name value" lines.
 #include <xgboost/c_api.h>
 
 #include <algorithm>
@@ -42,7 +46,7 @@ void check(int rc) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3) die("usage: forest_batch MODEL.ubj ROWS.csv");
+    if (argc != 3 && argc != 4) die("usage: forest_batch MODEL.ubj ROWS.csv [SINGLE_ROWS]");
     std::ifstream in(argv[1], std::ios::binary);
     const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
     constexpr size_t kWidth = 10;
@@ -94,8 +98,34 @@ int main(int argc, char** argv) {
         std::memcpy(theirs.data(), out, n * sizeof(float));
     }
     XGBoosterFree(booster);
-    const bool same = std::memcmp(ours.data(), theirs.data(), n * sizeof(float)) == 0;
-    std::printf("rows %zu\nforest_rows_per_s %.0f\nxgboost_rows_per_s %.0f\nbit_identical %s\n", n,
-                n / best_forest, n / best_xgb, same ? "yes" : "NO");
+    bool same = std::memcmp(ours.data(), theirs.data(), n * sizeof(float)) == 0;
+    std::printf("rows %zu\nforest_rows_per_s %.0f\nxgboost_rows_per_s %.0f\nlayout %s\n", n,
+                n / best_forest, n / best_xgb, (*f)->complete_depth ? "complete" : "general");
+
+    const size_t single = std::min<size_t>(n, argc == 4 ? std::strtoul(argv[3], nullptr, 10) : 100000);
+    for (auto layout : {pgml::forest::Layout::general, pgml::forest::Layout::complete}) {
+        const char* name = layout == pgml::forest::Layout::general ? "general" : "complete";
+        auto lsize = pgml::forest::forest_size(*doc, layout);
+        if (!lsize) continue;  // no split anywhere: general only
+        std::vector<uint64_t> lblock((*lsize + 7) / 8);
+        auto g = pgml::forest::compile_forest(*doc, lblock.data(), *lsize, layout);
+        if (!g) die(g.error().message);
+        std::vector<float> one(single);
+        double best_batch = 1e9, best_single = 1e9;
+        for (int round = 0; round < 3; ++round) {
+            double t0 = now_s();
+            for (size_t at = 0; at < n; at += 8192)
+                pgml::forest::predict(**g, rows.data() + at * kWidth, std::min<size_t>(8192, n - at), ours.data() + at);
+            best_batch = std::min(best_batch, now_s() - t0);
+            t0 = now_s();
+            for (size_t i = 0; i < single; ++i) pgml::forest::predict(**g, rows.data() + i * kWidth, 1, &one[i]);
+            best_single = std::min(best_single, now_s() - t0);
+        }
+        same = same && std::memcmp(ours.data(), theirs.data(), n * sizeof(float)) == 0 &&
+               std::memcmp(one.data(), theirs.data(), single * sizeof(float)) == 0;
+        std::printf("%s_bytes %zu\n%s_rows_per_s %.0f\n%s_row_ns %.0f\n", name, *lsize, name, n / best_batch,
+                    name, best_single / single * 1e9);
+    }
+    std::printf("bit_identical %s\n", same ? "yes" : "NO");
     return same ? 0 : 1;
 }

@@ -56,6 +56,8 @@ struct Plan {
     Transform transform = Transform::identity;
     float base_margin = 0;
     uint64_t num_nodes = 0;
+    uint32_t depth = 0;           // the deepest tree's depth (a lone leaf: 0)
+    uint32_t complete_depth = 0;  // the layout: 0 general, else complete
     size_t trees_offset = 0, nodes_offset = 0, size = 0;
 };
 
@@ -116,16 +118,20 @@ Result<float> base_score(const Document& d, const Value* param) {
 // reachable node and makes every walk end; XGBoost writes trees that way
 // (it allocates children after their parent; only reused deleted nodes
 // could break it, and those are refused).
-bool tree_shape(const Document& d, const Value& t, uint64_t index, uint64_t& nodes,
-                std::vector<uint8_t>& reached, std::string& why) {
+// Also finds the depth of the tree's deepest reachable leaf (reached[i] is
+// 1 + the depth of node i, 0 where no walk goes).
+bool tree_shape(const Document& d, const Value& t, uint64_t index, uint64_t& nodes, uint32_t& depth,
+                std::vector<uint32_t>& reached, std::string& why) {
     uint64_t n = 0;
     decimal(d, member(d, &t, "tree_param"), "num_nodes", n);  // checked already
     Typed left = d.typed(*member(d, &t, "left_children"));
     Typed right = d.typed(*member(d, &t, "right_children"));
     reached.assign(n, 0);
     reached[0] = 1;
+    depth = 0;
     for (uint64_t i = 0; i < n; ++i) {
         int64_t l = left.integer(i);
+        if (reached[i]) depth = std::max(depth, reached[i] - 1);
         if (!reached[i] || l == -1) continue;
         if (l <= static_cast<int64_t>(i) || right.integer(i) != l + 1) {
             why = "tree " + std::to_string(index) + ", node " + std::to_string(i) +
@@ -133,13 +139,13 @@ bool tree_shape(const Document& d, const Value& t, uint64_t index, uint64_t& nod
                   " are not consecutive nodes after their parent";
             return false;
         }
-        reached[l] = reached[l + 1] = 1;
+        reached[l] = reached[l + 1] = reached[i] + 1;
     }
     nodes = n;
     return true;
 }
 
-Result<Plan> plan(const Document& d) {
+Result<Plan> plan(const Document& d, Layout layout) {
     if (auto ok = ubjson::check_document(d); !ok) return tl::unexpected(ok.error());
     Plan p;
     const Value* learner = member(d, &d.root(), "learner");
@@ -191,19 +197,83 @@ Result<Plan> plan(const Document& d) {
     p.trees = member(d, model, "trees");
     p.tree_info = member(d, model, "tree_info");
     p.num_trees = static_cast<uint32_t>(p.trees->bits);
-    std::vector<uint8_t> reached;
+    std::vector<uint32_t> reached;
     std::string why;
     uint64_t i = 0;
     for (const Value* t = d.first(*p.trees); t; t = d.next(*t), ++i) {
         uint64_t n = 0;
-        if (!tree_shape(d, *t, i, n, reached, why)) return refuse(why);
+        uint32_t depth = 0;
+        if (!tree_shape(d, *t, i, n, depth, reached, why)) return refuse(why);
         p.num_nodes += n;
+        p.depth = std::max(p.depth, depth);
     }
     p.trees_offset = sizeof(Forest);
     p.nodes_offset = p.trees_offset + sizeof(Tree) * p.num_trees;
-    p.size = p.nodes_offset + sizeof(Node) * p.num_nodes;
+    const uint64_t general = sizeof(Node) * p.num_nodes;
+    // The complete layout needs a split somewhere (depth >= 1) and a
+    // feature for its padding to read.
+    const bool can_complete = p.depth >= 1 && p.depth <= kMaxCompleteDepth && p.num_feature >= 1;
+    const uint64_t complete = can_complete ? sizeof(Split) * complete_tree_units(p.depth) * p.num_trees : 0;
+    if (layout == Layout::complete && !can_complete)
+        return fail(sqlstate::invalid_parameter, "the complete layout needs a depth from 1 to " +
+                                                     std::to_string(kMaxCompleteDepth));
+    if (layout == Layout::complete || (layout == Layout::automatic && can_complete && complete <= general))
+        p.complete_depth = p.depth;
+    p.size = p.nodes_offset + (p.complete_depth ? complete : general);
     p.size = (p.size + kForestAlign - 1) & ~(kForestAlign - 1);
     return p;
+}
+
+// One tree in the general layout: XGBoost's nodes as they are.
+void build_general(const Document& d, const Value& t, uint64_t n, Node* out, std::vector<uint32_t>& reached) {
+    Typed left = d.typed(*member(d, &t, "left_children"));
+    Typed split = d.typed(*member(d, &t, "split_indices"));
+    Typed cond = d.typed(*member(d, &t, "split_conditions"));
+    Typed dleft = d.typed(*member(d, &t, "default_left"));
+    // A leaf's value is its split_conditions entry (RegTree::Node keeps
+    // both in one union). Nodes no walk reaches (deleted by pruning)
+    // become leaves, so every split in the block is one open_forest
+    // can check. plan() checked the reachable splits' children.
+    reached.assign(n, 0);
+    reached[0] = 1;
+    for (uint64_t i = 0; i < n; ++i) {
+        int64_t l = left.integer(i);
+        out[i].value = cond.number(i);
+        if (!reached[i] || l == -1) continue;  // leaf: left 0, feature 0
+        reached[l] = reached[l + 1] = 1;
+        out[i].left = static_cast<uint32_t>(l);
+        out[i].feature = (static_cast<uint32_t>(split.integer(i)) & kFeatureMask) |
+                         (dleft.integer(i) ? kDefaultLeft : 0);
+    }
+}
+
+// One tree in the complete layout of depth D (at least the tree's own):
+// heap position p holds the node source[p]; a leaf's position above depth
+// D passes it on to both children, as padding, down to the leaf row.
+void build_complete(const Document& d, const Value& t, uint32_t depth, Split* out,
+                    std::vector<uint32_t>& source) {
+    Typed left = d.typed(*member(d, &t, "left_children"));
+    Typed split = d.typed(*member(d, &t, "split_indices"));
+    Typed cond = d.typed(*member(d, &t, "split_conditions"));
+    Typed dleft = d.typed(*member(d, &t, "default_left"));
+    const uint64_t splits = (uint64_t{1} << depth) - 1;
+    float* leaves = reinterpret_cast<float*>(out + splits);
+    source.assign(2 * splits + 1, 0);
+    for (uint64_t p = 0; p < splits; ++p) {
+        const uint32_t s = source[p];
+        const int64_t l = left.integer(s);
+        if (l == -1) {
+            out[p] = Split{0.0f, kPadding};
+            source[2 * p + 1] = source[2 * p + 2] = s;
+        } else {
+            out[p] = Split{cond.number(s), (static_cast<uint32_t>(split.integer(s)) & kSplitFeatureMask) |
+                                               (dleft.integer(s) ? kDefaultLeft : 0)};
+            source[2 * p + 1] = static_cast<uint32_t>(l);
+            source[2 * p + 2] = static_cast<uint32_t>(l + 1);
+        }
+    }
+    // Every walk ends at depth D, where plan() saw only leaves.
+    for (uint64_t p = splits; p < 2 * splits + 1; ++p) leaves[p - splits] = cond.number(source[p]);
 }
 
 void build(const Document& d, const Plan& p, void* buffer) {
@@ -217,39 +287,27 @@ void build(const Document& d, const Plan& p, void* buffer) {
     f->num_trees = p.num_trees;
     f->transform = p.transform;
     f->base_margin = p.base_margin;
+    f->complete_depth = p.complete_depth;
     f->trees_offset = p.trees_offset;
     f->nodes_offset = p.nodes_offset;
     f->num_nodes = p.num_nodes;
     auto* trees = reinterpret_cast<Tree*>(static_cast<char*>(buffer) + p.trees_offset);
-    auto* nodes = reinterpret_cast<Node*>(static_cast<char*>(buffer) + p.nodes_offset);
-    uint64_t first = 0;
-    std::vector<uint8_t> reached;
+    char* nodes = static_cast<char*>(buffer) + p.nodes_offset;
+    const uint64_t units = p.complete_depth ? complete_tree_units(p.complete_depth) : 0;
+    uint64_t first_node = 0, first_split = 0;
+    std::vector<uint32_t> scratch;
     const Value* g = d.first(*p.tree_info);
     for (const Value* t = d.first(*p.trees); t; t = d.next(*t), g = d.next(*g), ++trees) {
         uint64_t n = 0;
         decimal(d, member(d, t, "tree_param"), "num_nodes", n);
-        Typed left = d.typed(*member(d, t, "left_children"));
-        Typed split = d.typed(*member(d, t, "split_indices"));
-        Typed cond = d.typed(*member(d, t, "split_conditions"));
-        Typed dleft = d.typed(*member(d, t, "default_left"));
+        const uint64_t first = p.complete_depth ? first_split : first_node;
         *trees = Tree{first, static_cast<uint32_t>(n), static_cast<uint32_t>(g->bits)};
-        Node* out = nodes + first;
-        // A leaf's value is its split_conditions entry (RegTree::Node keeps
-        // both in one union). Nodes no walk reaches (deleted by pruning)
-        // become leaves, so every split in the block is one open_forest
-        // can check. plan() checked the reachable splits' children.
-        reached.assign(n, 0);
-        reached[0] = 1;
-        for (uint64_t i = 0; i < n; ++i) {
-            int64_t l = left.integer(i);
-            out[i].value = cond.number(i);
-            if (!reached[i] || l == -1) continue;  // leaf: left 0, feature 0
-            reached[l] = reached[l + 1] = 1;
-            out[i].left = static_cast<uint32_t>(l);
-            out[i].feature = (static_cast<uint32_t>(split.integer(i)) & kFeatureMask) |
-                             (dleft.integer(i) ? kDefaultLeft : 0);
-        }
-        first += n;
+        if (p.complete_depth)
+            build_complete(d, *t, p.complete_depth, reinterpret_cast<Split*>(nodes) + first_split, scratch);
+        else
+            build_general(d, *t, n, reinterpret_cast<Node*>(nodes) + first_node, scratch);
+        first_node += n;
+        first_split += units;
     }
 }
 
@@ -267,10 +325,9 @@ void build(const Document& d, const Plan& p, void* buffer) {
 // result bit for bit XGBoost's (PredictByAllTrees).
 constexpr size_t kLanes = 8;
 
-// The child XGBoost's GetNextNode takes from split n: NaN takes the
+// Whether XGBoost's GetNextNode goes right at a split: NaN takes the
 // default child; everything else, ±Inf included, goes left iff
-// value < threshold (the right child is left + 1). Two ways, the same
-// answer:
+// value < threshold. Two ways, the same answer:
 // - kBranchy tests for NaN with a branch: nearly free while the rows have
 //   no NaN, a mispredicted branch for every NaN a walk meets;
 // - kBranchless combines the NaN test and the default-left bit in
@@ -282,21 +339,18 @@ constexpr size_t kLanes = 8;
 // or better (within the noise) either way, and always takes it.
 enum class NaNTest { kBranchy, kBranchless };
 
-template <NaNTest kNaN = NaNTest::kBranchy>
-inline uint32_t child(const Node& n, const float* row) noexcept {
-    const uint32_t f = n.feature;
-    const float v = row[f & kFeatureMask];
+template <NaNTest kNaN>
+inline uint32_t go_right(float v, float threshold, uint32_t feature) noexcept {
     if constexpr (kNaN == NaNTest::kBranchy)
-        return n.left + (std::isnan(v) ? !(f & kDefaultLeft) : !(v < n.value));
+        return std::isnan(v) ? !(feature & kDefaultLeft) : !(v < threshold);
     else  // right unless v < threshold, or v is NaN and NaN goes left
-        return n.left + (!(v < n.value) & !((v != v) & (f >> 31)));
+        return !(v < threshold) & !((v != v) & (feature >> 31));
 }
 
-// One tree, one row.
-inline float leaf(const Node* t, const float* row) noexcept {
-    uint32_t i = 0;
-    while (t[i].left != 0) i = child(t[i], row);
-    return t[i].value;
+// The general layout: the child of split n (the right child is left + 1).
+template <NaNTest kNaN = NaNTest::kBranchy>
+inline uint32_t child(const Node& n, const float* row) noexcept {
+    return n.left + go_right<kNaN>(row[n.feature & kFeatureMask], n.value, n.feature);
 }
 
 // Whether any of the n floats is NaN. In chunks of 16, which GCC
@@ -313,32 +367,105 @@ inline bool any_nan(const float* v, size_t n) noexcept {
     return false;
 }
 
-// kLanes walks at once: lane k walks tree(k) (its root) for row(k), and
-// leaves[k] gets its leaf value. A lane at a leaf stops (a leaf's feature
-// is not read: open_forest checks only the splits' features), the others
-// go on; every walk ends because children follow their parent. The inner
-// loop is unrolled so that each lane keeps its node pointer in a register
-// (GCC 12 unrolls it in this for (;;) ... break shape, not when the outer
-// loop tests a flag in its condition: check the assembly when changing it).
-template <NaNTest kNaN, typename TreeOf, typename RowOf>
-inline void walk_lanes(TreeOf tree, RowOf row, float* leaves) noexcept {
-    const Node* at[kLanes];
+// The trees of a general-layout forest, as the scoring loops walk them.
+struct GeneralTrees {
+    const Tree* trees;
+    const Node* nodes;
+    explicit GeneralTrees(const Forest& f) : trees(f.trees()), nodes(f.nodes()) {}
+
+    const Node* root(uint32_t t) const noexcept { return nodes + trees[t].first_node; }
+
+    // One tree, one row.
+    float leaf(uint32_t t, const float* row) const noexcept {
+        const Node* n = root(t);
+        uint32_t i = 0;
+        while (n[i].left != 0) i = child(n[i], row);
+        return n[i].value;
+    }
+
+    // kLanes walks at once: lane k walks tree(k) (its root) for row(k), and
+    // leaves[k] gets its leaf value. A lane at a leaf stops (a leaf's
+    // feature is not read: open_forest checks only the splits' features),
+    // the others go on; every walk ends because children follow their
+    // parent. The inner loop is unrolled so that each lane keeps its node
+    // pointer in a register (GCC 12 unrolls it in this for (;;) ... break
+    // shape, not when the outer loop tests a flag in its condition: check
+    // the assembly when changing it). Lanes that reach leaves at different
+    // depths cost a branch each; a version with conditional moves instead
+    // ran 1.15x slower (measured), and the complete layout needs neither.
+    template <NaNTest kNaN, typename TreeOf, typename RowOf>
+    static void walk(TreeOf tree, RowOf row, float* leaves) noexcept {
+        const Node* at[kLanes];
 #pragma GCC unroll 8
-    for (size_t k = 0; k < kLanes; ++k) at[k] = tree(k);
-    for (;;) {
-        bool moved = false;
+        for (size_t k = 0; k < kLanes; ++k) at[k] = tree(k);
+        for (;;) {
+            bool moved = false;
+#pragma GCC unroll 8
+            for (size_t k = 0; k < kLanes; ++k) {
+                if (at[k]->left != 0) {
+                    at[k] = tree(k) + child<kNaN>(*at[k], row(k));
+                    moved = true;
+                }
+            }
+            if (!moved) break;
+        }
+#pragma GCC unroll 8
+        for (size_t k = 0; k < kLanes; ++k) leaves[k] = at[k]->value;
+    }
+    template <NaNTest kNaN, typename TreeOf, typename RowOf>
+    void lanes(TreeOf tree, RowOf row, float* leaves) const noexcept {
+        walk<kNaN>(tree, row, leaves);
+    }
+};
+
+// The trees of a complete-layout forest: depth steps from the root, then
+// the leaf row.
+struct CompleteTrees {
+    const Tree* trees;
+    const Split* splits;
+    uint32_t depth;
+    uint32_t first_leaf;  // 2^depth - 1: where the leaf values start
+    uint64_t units;       // Splits a tree takes (open_forest checked first_node)
+    explicit CompleteTrees(const Forest& f)
+        : trees(f.trees()), splits(f.splits()), depth(f.complete_depth),
+          first_leaf((1u << f.complete_depth) - 1), units(complete_tree_units(f.complete_depth)) {}
+
+    const Split* root(uint32_t t) const noexcept { return splits + t * units; }
+
+    float leaf(uint32_t t, const float* row) const noexcept {
+        const Split* s = root(t);
+        uint32_t i = 0;
+        for (uint32_t d = 0; d < depth; ++d) {
+            const Split n = s[i];
+            i = 2 * i + 1 + go_right<NaNTest::kBranchy>(row[n.feature & kSplitFeatureMask], n.threshold, n.feature);
+        }
+        return reinterpret_cast<const float*>(s + first_leaf)[i - first_leaf];
+    }
+
+    // kLanes walks at once, each exactly depth steps: no lane waits for
+    // another and no step tests for a leaf.
+    template <NaNTest kNaN, typename TreeOf, typename RowOf>
+    void lanes(TreeOf tree, RowOf row, float* leaves) const noexcept {
+        const Split* base[kLanes];
+        uint32_t at[kLanes];
 #pragma GCC unroll 8
         for (size_t k = 0; k < kLanes; ++k) {
-            if (at[k]->left != 0) {
-                at[k] = tree(k) + child<kNaN>(*at[k], row(k));
-                moved = true;
+            base[k] = tree(k);
+            at[k] = 0;
+        }
+        for (uint32_t d = 0; d < depth; ++d) {
+#pragma GCC unroll 8
+            for (size_t k = 0; k < kLanes; ++k) {
+                const Split n = base[k][at[k]];
+                const float v = row(k)[n.feature & kSplitFeatureMask];
+                at[k] = 2 * at[k] + 1 + go_right<kNaN>(v, n.threshold, n.feature);
             }
         }
-        if (!moved) break;
-    }
 #pragma GCC unroll 8
-    for (size_t k = 0; k < kLanes; ++k) leaves[k] = at[k]->value;
-}
+        for (size_t k = 0; k < kLanes; ++k)
+            leaves[k] = reinterpret_cast<const float*>(base[k] + first_leaf)[at[k] - first_leaf];
+    }
+};
 
 // One row's margins: kLanes trees walked at once, their leaves then added
 // one by one in tree order; the last num_trees % kLanes trees one at a
@@ -350,19 +477,18 @@ inline void walk_lanes(TreeOf tree, RowOf row, float* leaves) noexcept {
 // predict_row and predict_block stay out of line: inlined together into
 // predict_margin they competed for registers, and each ran 5-10 %
 // slower (measured).
+template <typename Trees>
 [[gnu::noinline]] void predict_row(const Forest& f, const float* row, float* out) noexcept {
-    const Tree* trees = f.trees();
-    const Node* nodes = f.nodes();
+    const Trees trees(f);
     std::fill(out, out + f.num_groups, f.base_margin);
     uint32_t t = 0;
     for (; f.num_trees - t >= kLanes; t += kLanes) {
-        const Tree* lane = trees + t;
         float leaves[kLanes];
-        walk_lanes<NaNTest::kBranchy>([&](size_t k) { return nodes + lane[k].first_node; },
-                                      [row](size_t) { return row; }, leaves);
-        for (size_t k = 0; k < kLanes; ++k) out[lane[k].group] += leaves[k];
+        trees.template lanes<NaNTest::kBranchy>([&](size_t k) { return trees.root(t + k); },
+                                                 [row](size_t) { return row; }, leaves);
+        for (size_t k = 0; k < kLanes; ++k) out[trees.trees[t + k].group] += leaves[k];
     }
-    for (; t < f.num_trees; ++t) out[trees[t].group] += leaf(nodes + trees[t].first_node, row);
+    for (; t < f.num_trees; ++t) out[trees.trees[t].group] += trees.leaf(t, row);
 }
 
 // Rows a tree-major sweep takes at once (a multiple of kLanes). Each
@@ -385,24 +511,48 @@ size_t block_rows(const Forest& f) noexcept {
 // Margins of m rows, m a multiple of kLanes: out filled with the base
 // margin, then tree by tree (as XGBoost sweeps a block), each tree walked
 // for kLanes rows at once and its leaves added to their rows' group.
-template <NaNTest kNaN>
+template <typename Trees, NaNTest kNaN>
 [[gnu::noinline]] void predict_block(const Forest& f, const float* rows, size_t m,
                                      float* out) noexcept {
+    const Trees trees(f);
     const size_t groups = f.num_groups, width = f.num_feature;
-    const Tree* trees = f.trees();
-    const Node* nodes = f.nodes();
     std::fill(out, out + m * groups, f.base_margin);
     for (uint32_t t = 0; t < f.num_trees; ++t) {
-        const Node* tree = nodes + trees[t].first_node;
-        float* og = out + trees[t].group;
+        const auto* root = trees.root(t);
+        float* og = out + trees.trees[t].group;
         for (size_t r = 0; r < m; r += kLanes) {
             const float* lane = rows + r * width;
             float leaves[kLanes];
-            walk_lanes<kNaN>([tree](size_t) { return tree; },
-                             [lane, width](size_t k) { return lane + k * width; }, leaves);
+            trees.template lanes<kNaN>([root](size_t) { return root; },
+                                       [lane, width](size_t k) { return lane + k * width; }, leaves);
             for (size_t k = 0; k < kLanes; ++k) og[(r + k) * groups] += leaves[k];
         }
     }
+}
+
+// predict_margin for one layout.
+template <typename Trees>
+void margins(const Forest& f, const float* rows, size_t n, float* out) noexcept {
+    const size_t groups = f.num_groups, width = f.num_feature;
+    // Whole groups of kLanes rows tree-major, in blocks; the rest (all of
+    // a call for fewer than kLanes rows, such as the pool's lone request)
+    // row by row with kLanes trees at a time.
+    const size_t swept = n - n % kLanes, block = block_rows(f);
+    // Looking for NaN in a block (to take the branchy walk without) costs
+    // about a cycle per 4 floats: worth it unless the rows are wide next to
+    // the forest. At most 4 features a tree, it is at most a cycle a tree
+    // and row, against a walk of several steps of several cycles each.
+    const bool look_for_nan = width <= size_t{4} * f.num_trees;
+    for (size_t begin = 0; begin < swept; begin += block) {
+        const size_t m = std::min(block, swept - begin);
+        const float* b = rows + begin * width;
+        float* o = out + begin * groups;
+        if (look_for_nan && !any_nan(b, m * width))
+            predict_block<Trees, NaNTest::kBranchy>(f, b, m, o);
+        else
+            predict_block<Trees, NaNTest::kBranchless>(f, b, m, o);
+    }
+    for (size_t r = swept; r < n; ++r) predict_row<Trees>(f, rows + r * width, out + r * groups);
 }
 
 // common::Sigmoid, in float, as XGBoost computes it.
@@ -439,19 +589,20 @@ auto no_throw(F&& f) -> decltype(f()) {
 
 }  // namespace
 
-Result<size_t> forest_size(const ubjson::Document& doc) {
+Result<size_t> forest_size(const ubjson::Document& doc, Layout layout) {
     return no_throw([&]() -> Result<size_t> {
-        auto p = plan(doc);
+        auto p = plan(doc, layout);
         if (!p) return tl::unexpected(p.error());
         return p->size;
     });
 }
 
-Result<const Forest*> compile_forest(const ubjson::Document& doc, void* buffer, size_t size) {
+Result<const Forest*> compile_forest(const ubjson::Document& doc, void* buffer, size_t size,
+                                     Layout layout) {
     return no_throw([&]() -> Result<const Forest*> {
         if (reinterpret_cast<uintptr_t>(buffer) % kForestAlign != 0)
             return fail(sqlstate::invalid_parameter, "forest buffer is not 8-byte aligned");
-        auto p = plan(doc);
+        auto p = plan(doc, layout);
         if (!p) return tl::unexpected(p.error());
         if (size < p->size)
             return fail(sqlstate::invalid_parameter,
@@ -478,52 +629,60 @@ Result<const Forest*> open_forest(const void* bytes, size_t size) {
         // cannot overflow for counts below 2^32 and 2^58.
         if (f->trees_offset != sizeof(Forest) ||
             f->nodes_offset > f->size ||
-            f->nodes_offset != f->trees_offset + uint64_t{sizeof(Tree)} * f->num_trees ||
-            f->num_nodes > (f->size - f->nodes_offset) / sizeof(Node))
+            f->nodes_offset != f->trees_offset + uint64_t{sizeof(Tree)} * f->num_trees)
             return bad("offsets out of range");
+        const uint64_t room = f->size - f->nodes_offset;
         const Tree* trees = f->trees();
-        const Node* nodes = f->nodes();
+        auto bad_tree = [&](uint32_t t) { return bad("tree " + std::to_string(t) + " out of range"); };
         uint64_t next = 0;
+        if (f->complete_depth == 0) {
+            if (f->num_nodes > room / sizeof(Node)) return bad("offsets out of range");
+            const Node* nodes = f->nodes();
+            for (uint32_t t = 0; t < f->num_trees; ++t) {
+                const Tree& tr = trees[t];
+                if (tr.first_node != next || tr.num_nodes == 0 || tr.group >= f->num_groups ||
+                    tr.num_nodes > f->num_nodes - next)
+                    return bad_tree(t);
+                const Node* n = nodes + next;
+                for (uint32_t i = 0; i < tr.num_nodes; ++i)
+                    if (n[i].left != 0 &&
+                        (n[i].left <= i || n[i].left >= tr.num_nodes - 1 ||
+                         (n[i].feature & kFeatureMask) >= f->num_feature))
+                        return bad("tree " + std::to_string(t) + ", node " + std::to_string(i) +
+                                   " out of range");
+                next += tr.num_nodes;
+            }
+            if (next != f->num_nodes) return bad("node count does not match the trees");
+            return f;
+        }
+        // Complete: every tree the same number of units, every split's
+        // feature (padding's too: the walk reads it) within the row.
+        if (f->complete_depth > kMaxCompleteDepth || f->num_feature == 0)
+            return bad("complete layout of depth " + std::to_string(f->complete_depth));
+        const uint64_t units = complete_tree_units(f->complete_depth);
+        if (units * f->num_trees > room / sizeof(Split)) return bad("offsets out of range");
+        const uint64_t splits = (uint64_t{1} << f->complete_depth) - 1;
+        uint64_t nodes = 0;
         for (uint32_t t = 0; t < f->num_trees; ++t) {
             const Tree& tr = trees[t];
-            if (tr.first_node != next || tr.num_nodes == 0 || tr.group >= f->num_groups ||
-                tr.num_nodes > f->num_nodes - next)
-                return bad("tree " + std::to_string(t) + " out of range");
-            const Node* n = nodes + next;
-            for (uint32_t i = 0; i < tr.num_nodes; ++i)
-                if (n[i].left != 0 &&
-                    (n[i].left <= i || n[i].left >= tr.num_nodes - 1 ||
-                     (n[i].feature & kFeatureMask) >= f->num_feature))
-                    return bad("tree " + std::to_string(t) + ", node " + std::to_string(i) +
-                               " out of range");
-            next += tr.num_nodes;
+            if (tr.first_node != next || tr.num_nodes == 0 || tr.group >= f->num_groups) return bad_tree(t);
+            const Split* s = f->splits() + next;
+            for (uint64_t i = 0; i < splits; ++i)
+                if ((s[i].feature & kSplitFeatureMask) >= f->num_feature)
+                    return bad("tree " + std::to_string(t) + ", split " + std::to_string(i) + " out of range");
+            next += units;
+            nodes += tr.num_nodes;
         }
-        if (next != f->num_nodes) return bad("node count does not match the trees");
+        if (nodes != f->num_nodes) return bad("node count does not match the trees");
         return f;
     });
 }
 
 void predict_margin(const Forest& f, const float* rows, size_t n, float* out) noexcept {
-    const size_t groups = f.num_groups, width = f.num_feature;
-    // Whole groups of kLanes rows tree-major, in blocks; the rest (all of
-    // a call for fewer than kLanes rows, such as the pool's lone request)
-    // row by row with kLanes trees at a time.
-    const size_t swept = n - n % kLanes, block = block_rows(f);
-    // Looking for NaN in a block (to take the branchy walk without) costs
-    // about a cycle per 4 floats: worth it unless the rows are wide next to
-    // the forest. At most 4 features a tree, it is at most a cycle a tree
-    // and row, against a walk of several steps of several cycles each.
-    const bool look_for_nan = width <= size_t{4} * f.num_trees;
-    for (size_t begin = 0; begin < swept; begin += block) {
-        const size_t m = std::min(block, swept - begin);
-        const float* b = rows + begin * width;
-        float* o = out + begin * groups;
-        if (look_for_nan && !any_nan(b, m * width))
-            predict_block<NaNTest::kBranchy>(f, b, m, o);
-        else
-            predict_block<NaNTest::kBranchless>(f, b, m, o);
-    }
-    for (size_t r = swept; r < n; ++r) predict_row(f, rows + r * width, out + r * groups);
+    if (f.complete_depth != 0)
+        margins<CompleteTrees>(f, rows, n, out);
+    else
+        margins<GeneralTrees>(f, rows, n, out);
 }
 
 void predict(const Forest& f, const float* rows, size_t n, float* out) noexcept {

@@ -12,12 +12,9 @@ std::vector<float> probe_rows(const Forest& f, size_t n, uint64_t seed) {
     const size_t width = f.num_feature;
     // Per feature, the thresholds the trees split it at.
     std::vector<std::vector<float>> cuts(width);
-    const Node* nodes = f.nodes();
-    for (uint64_t i = 0; i < f.num_nodes; ++i)
-        if (nodes[i].left != 0) {
-            const uint32_t feature = nodes[i].feature & kFeatureMask;
-            if (feature < width) cuts[feature].push_back(nodes[i].value);
-        }
+    for_each_split(f, [&](uint32_t, uint32_t feature, float threshold) {
+        if (feature < width) cuts[feature].push_back(threshold);
+    });
     static const float specials[] = {
         std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY, FLT_MAX, -FLT_MAX,
         0.0f, -0.0f, std::numeric_limits<float>::denorm_min(), -FLT_MIN};

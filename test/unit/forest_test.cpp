@@ -85,14 +85,15 @@ struct Compiled {
     const forest::Forest* f = nullptr;
 };
 
-Result<Compiled> compile(const std::vector<uint8_t>& ubj) {
+Result<Compiled> compile(const std::vector<uint8_t>& ubj,
+                         forest::Layout layout = forest::Layout::automatic) {
     auto doc = ubjson::Document::parse(ubj.data(), ubj.size());
     if (!doc) return tl::unexpected(doc.error());
-    auto size = forest::forest_size(*doc);
+    auto size = forest::forest_size(*doc, layout);
     if (!size) return tl::unexpected(size.error());
     Compiled c;
     c.mem.resize((*size + 7) / 8);
-    auto f = forest::compile_forest(*doc, c.mem.data(), *size);
+    auto f = forest::compile_forest(*doc, c.mem.data(), *size, layout);
     if (!f) return tl::unexpected(f.error());
     c.f = *f;
     return c;
@@ -101,11 +102,21 @@ Result<Compiled> compile(const std::vector<uint8_t>& ubj) {
 // Every split threshold of the model, by feature (from the UBJSON itself).
 std::vector<std::vector<float>> thresholds(const forest::Forest& f) {
     std::vector<std::vector<float>> out(f.num_feature);
-    for (uint64_t i = 0; i < f.num_nodes; ++i) {
-        const forest::Node& n = f.nodes()[i];
-        if (n.left) out[n.feature & forest::kFeatureMask].push_back(n.value);
-    }
+    forest::for_each_split(f, [&](uint32_t, uint32_t feature, float threshold) {
+        out[feature].push_back(threshold);
+    });
     return out;
+}
+
+// Both layouts where the model allows the complete one (a split
+// somewhere), else the general one alone.
+std::vector<forest::Layout> layouts_of(const std::vector<uint8_t>& ubj) {
+    std::vector<forest::Layout> out{forest::Layout::general};
+    if (compile(ubj, forest::Layout::complete).has_value()) out.push_back(forest::Layout::complete);
+    return out;
+}
+const char* name(forest::Layout l) {
+    return l == forest::Layout::complete ? "complete layout" : l == forest::Layout::general ? "general layout" : "automatic layout";
 }
 
 std::vector<float> adversarial_rows(const forest::Forest& f, size_t n, uint64_t seed) {
@@ -173,10 +184,10 @@ long first_difference(const std::vector<float>& a, const std::vector<float>& b) 
 // Compiles ubj, scores n adversarial rows with the forest and with XGBoost
 // (type 0 and 1), and expects the same bits everywhere. Also scores in
 // uneven chunks, which must not change a bit either.
-void expect_identical(const std::vector<uint8_t>& ubj, size_t n, uint64_t seed,
-                      const std::string& what) {
-    SCOPED_TRACE(what);
-    auto c = compile(ubj);
+void expect_identical_in(const std::vector<uint8_t>& ubj, size_t n, uint64_t seed,
+                         forest::Layout layout) {
+    SCOPED_TRACE(name(layout));
+    auto c = compile(ubj, layout);
     ASSERT_TRUE(c.has_value()) << c.error().message;
     const forest::Forest& f = *c->f;
     ASSERT_TRUE(forest::open_forest(c->mem.data(), c->mem.size() * 8).has_value());
@@ -218,6 +229,13 @@ void expect_identical(const std::vector<uint8_t>& ubj, size_t n, uint64_t seed,
         chunked.resize(n * per_row);
         EXPECT_EQ(first_difference(expected, chunked), -1) << "chunked scoring differs";
     }
+}
+
+// expect_identical_in every layout the model allows.
+void expect_identical(const std::vector<uint8_t>& ubj, size_t n, uint64_t seed,
+                      const std::string& what) {
+    SCOPED_TRACE(what);
+    for (forest::Layout layout : layouts_of(ubj)) expect_identical_in(ubj, n, seed, layout);
 }
 
 constexpr size_t kRows = 10000;
@@ -367,28 +385,42 @@ TEST_F(ForestTest, BufferChecks) {
     auto ubj = train({{{"max_depth", "3"}}, 4}, 501);
     auto doc = ubjson::Document::parse(ubj.data(), ubj.size());
     ASSERT_TRUE(doc.has_value());
-    auto size = forest::forest_size(*doc);
-    ASSERT_TRUE(size.has_value());
-    std::vector<uint64_t> mem(*size / 8 + 2);
-    EXPECT_FALSE(forest::compile_forest(*doc, mem.data(), *size - 1).has_value());
-    EXPECT_FALSE(forest::compile_forest(*doc, reinterpret_cast<char*>(mem.data()) + 4, *size)
-                     .has_value());
-    auto f = forest::compile_forest(*doc, mem.data(), *size);
-    ASSERT_TRUE(f.has_value());
-    EXPECT_EQ((*f)->size, *size);
-    // open_forest: the block as compiled opens; short, misaligned or
-    // damaged blocks do not.
-    EXPECT_TRUE(forest::open_forest(mem.data(), *size).has_value());
-    EXPECT_FALSE(forest::open_forest(mem.data(), *size - 1).has_value());
-    EXPECT_FALSE(forest::open_forest(reinterpret_cast<char*>(mem.data()) + 4, *size).has_value());
-    std::vector<uint64_t> bad = mem;
-    auto* nodes = const_cast<forest::Node*>(reinterpret_cast<forest::Forest*>(bad.data())->nodes());
-    nodes[0].left = 0x7fffffffu;  // root's children out of its tree
-    EXPECT_FALSE(forest::open_forest(bad.data(), *size).has_value());
-    bad = mem;
-    nodes = const_cast<forest::Node*>(reinterpret_cast<forest::Forest*>(bad.data())->nodes());
-    nodes[0].feature = 99;  // feature past num_feature
-    EXPECT_FALSE(forest::open_forest(bad.data(), *size).has_value());
+    for (forest::Layout layout : {forest::Layout::general, forest::Layout::complete}) {
+        SCOPED_TRACE(name(layout));
+        auto size = forest::forest_size(*doc, layout);
+        ASSERT_TRUE(size.has_value());
+        std::vector<uint64_t> mem(*size / 8 + 2);
+        EXPECT_FALSE(forest::compile_forest(*doc, mem.data(), *size - 1, layout).has_value());
+        EXPECT_FALSE(forest::compile_forest(*doc, reinterpret_cast<char*>(mem.data()) + 4, *size, layout)
+                         .has_value());
+        auto f = forest::compile_forest(*doc, mem.data(), *size, layout);
+        ASSERT_TRUE(f.has_value());
+        EXPECT_EQ((*f)->size, *size);
+        EXPECT_EQ((*f)->complete_depth, layout == forest::Layout::complete ? 3u : 0u);
+        // open_forest: the block as compiled opens; short, misaligned or
+        // damaged blocks do not.
+        EXPECT_TRUE(forest::open_forest(mem.data(), *size).has_value());
+        EXPECT_FALSE(forest::open_forest(mem.data(), *size - 1).has_value());
+        EXPECT_FALSE(forest::open_forest(reinterpret_cast<char*>(mem.data()) + 4, *size).has_value());
+        std::vector<uint64_t> bad = mem;
+        auto* header = reinterpret_cast<forest::Forest*>(bad.data());
+        if (layout == forest::Layout::general) {
+            auto* nodes = const_cast<forest::Node*>(header->nodes());
+            nodes[0].left = 0x7fffffffu;  // root's children out of its tree
+            EXPECT_FALSE(forest::open_forest(bad.data(), *size).has_value());
+            bad = mem;
+            const_cast<forest::Node*>(header->nodes())[0].feature = 99;  // feature past num_feature
+        } else {
+            header->complete_depth = 4;  // trees larger than the block
+            EXPECT_FALSE(forest::open_forest(bad.data(), *size).has_value());
+            bad = mem;
+            header->complete_depth = forest::kMaxCompleteDepth + 1;
+            EXPECT_FALSE(forest::open_forest(bad.data(), *size).has_value());
+            bad = mem;
+            const_cast<forest::Split*>(header->splits())[6].feature = 99;  // the last split of tree 0
+        }
+        EXPECT_FALSE(forest::open_forest(bad.data(), *size).has_value());
+    }
 }
 
 // The forest scores fewer than 8 rows one by one, 8 trees walked at once,
@@ -439,10 +471,10 @@ std::vector<float> edge_rows(const forest::Forest& f, size_t n, uint64_t seed) {
 
 // Trees whose root is a leaf, and trees that split.
 std::pair<size_t, size_t> leaf_roots(const forest::Forest& f) {
-    size_t leaves = 0;
-    for (uint32_t t = 0; t < f.num_trees; ++t)
-        leaves += f.nodes()[f.trees()[t].first_node].left == 0;
-    return {leaves, f.num_trees - leaves};
+    std::vector<uint8_t> splits(f.num_trees, 0);
+    forest::for_each_split(f, [&](uint32_t t, uint32_t, float) { splits[t] = 1; });
+    const size_t split = static_cast<size_t>(std::count(splits.begin(), splits.end(), 1));
+    return {f.num_trees - split, split};
 }
 
 TEST_F(ForestTest, EveryRowCountAgainstXGBoost) {
@@ -483,50 +515,53 @@ TEST_F(ForestTest, EveryRowCountAgainstXGBoost) {
     for (const Case& c : cases) {
         SCOPED_TRACE(c.what);
         auto ubj = train(c.spec, seed);
-        auto compiled = compile(ubj);
-        ASSERT_TRUE(compiled.has_value()) << compiled.error().message;
-        const forest::Forest& f = *compiled->f;
-        ASSERT_EQ(f.num_trees, c.trees);
-        const auto [leaves, splits] = leaf_roots(f);
-        switch (c.leaf_roots) {
-            case 0: EXPECT_EQ(leaves, 0u); break;
-            case 1: EXPECT_TRUE(leaves > 0 && splits > 0) << leaves << " roots are leaves"; break;
-            case 2: EXPECT_EQ(splits, 0u); break;
-        }
-        auto booster = xgb::Booster::load(ubj.data(), ubj.size());
-        ASSERT_TRUE(booster.has_value()) << booster.error().message;
-        ASSERT_TRUE(booster->set_param("nthread", "1").has_value());
-        const size_t pool = 2200, w = f.num_feature;
-        const std::vector<float> rows = edge_rows(f, pool, seed * 7);
-        // The same rows without NaN (the first row, all NaN, becomes all 0).
-        std::vector<float> clean = rows;
-        for (size_t i = 0; i < clean.size(); ++i)
-            if (std::isnan(clean[i])) clean[i] = i < w ? 0.0f : clean[i - w];
-        const std::vector<float>* pools[] = {&rows, &clean};
-        for (const std::vector<float>* pool_rows : pools) {
-            SCOPED_TRACE(pool_rows == &rows ? "rows with NaN" : "rows without NaN");
-            std::mt19937_64 rng(seed);
-            for (size_t n : counts) {
-                // From the first row (the rows of one value), and from two
-                // other places.
-                for (size_t at : {size_t{0}, static_cast<size_t>(rng() % (pool - n + 1)),
-                                  static_cast<size_t>(rng() % (pool - n + 1))}) {
-                    SCOPED_TRACE(std::to_string(n) + " rows from row " + std::to_string(at));
-                    expect_same_call(f, *booster, pool_rows->data() + at * w, n);
-                    if (HasFailure()) return;
+        for (forest::Layout layout : layouts_of(ubj)) {
+            SCOPED_TRACE(name(layout));
+            auto compiled = compile(ubj, layout);
+            ASSERT_TRUE(compiled.has_value()) << compiled.error().message;
+            const forest::Forest& f = *compiled->f;
+            ASSERT_EQ(f.num_trees, c.trees);
+            const auto [leaves, splits] = leaf_roots(f);
+            switch (c.leaf_roots) {
+                case 0: EXPECT_EQ(leaves, 0u); break;
+                case 1: EXPECT_TRUE(leaves > 0 && splits > 0) << leaves << " roots are leaves"; break;
+                case 2: EXPECT_EQ(splits, 0u); break;
+            }
+            auto booster = xgb::Booster::load(ubj.data(), ubj.size());
+            ASSERT_TRUE(booster.has_value()) << booster.error().message;
+            ASSERT_TRUE(booster->set_param("nthread", "1").has_value());
+            const size_t pool = 2200, w = f.num_feature;
+            const std::vector<float> rows = edge_rows(f, pool, seed * 7);
+            // The same rows without NaN (the first row, all NaN, becomes all 0).
+            std::vector<float> clean = rows;
+            for (size_t i = 0; i < clean.size(); ++i)
+                if (std::isnan(clean[i])) clean[i] = i < w ? 0.0f : clean[i - w];
+            const std::vector<float>* pools[] = {&rows, &clean};
+            for (const std::vector<float>* pool_rows : pools) {
+                SCOPED_TRACE(pool_rows == &rows ? "rows with NaN" : "rows without NaN");
+                std::mt19937_64 rng(seed);
+                for (size_t n : counts) {
+                    // From the first row (the rows of one value), and from two
+                    // other places.
+                    for (size_t at : {size_t{0}, static_cast<size_t>(rng() % (pool - n + 1)),
+                                      static_cast<size_t>(rng() % (pool - n + 1))}) {
+                        SCOPED_TRACE(std::to_string(n) + " rows from row " + std::to_string(at));
+                        expect_same_call(f, *booster, pool_rows->data() + at * w, n);
+                        if (HasFailure()) return;
+                    }
                 }
             }
-        }
-        // One call whose first block of 1024 rows has no NaN and whose
-        // second has, and the other way round.
-        for (bool nan_first : {false, true}) {
-            SCOPED_TRACE(nan_first ? "NaN in the first block only" : "NaN in the second block only");
-            std::vector<float> mixed(2055 * w);
-            const std::vector<float>& a = nan_first ? rows : clean;
-            const std::vector<float>& b = nan_first ? clean : rows;
-            std::copy(a.begin(), a.begin() + 1024 * w, mixed.begin());
-            std::copy(b.begin() + 1024 * w, b.begin() + 2055 * w, mixed.begin() + 1024 * w);
-            expect_same_call(f, *booster, mixed.data(), 2055);
+            // One call whose first block of 1024 rows has no NaN and whose
+            // second has, and the other way round.
+            for (bool nan_first : {false, true}) {
+                SCOPED_TRACE(nan_first ? "NaN in the first block only" : "NaN in the second block only");
+                std::vector<float> mixed(2055 * w);
+                const std::vector<float>& a = nan_first ? rows : clean;
+                const std::vector<float>& b = nan_first ? clean : rows;
+                std::copy(a.begin(), a.begin() + 1024 * w, mixed.begin());
+                std::copy(b.begin() + 1024 * w, b.begin() + 2055 * w, mixed.begin() + 1024 * w);
+                expect_same_call(f, *booster, mixed.data(), 2055);
+            }
         }
         ++seed;
     }
@@ -557,17 +592,37 @@ TEST_F(ForestTest, PositionIndependent) {
     EXPECT_EQ(std::memcmp(before.data(), after.data(), before.size() * sizeof(float)), 0);
 }
 
-TEST_F(ForestTest, TwelveBytesANode) {
+// The general layout takes 12 bytes a node; the complete one 12 bytes a
+// leaf slot of the padded trees (8 a split, 4 a leaf), which for
+// XGBoost's near-complete depthwise trees is about half, and is what the
+// automatic choice then takes. Sparse deep trees keep the general layout.
+TEST_F(ForestTest, LayoutSizes) {
     auto ubj = train({{{"max_depth", "6"}, {"tree_method", "hist"}}, 25}, 701);
-    auto c = compile(ubj);
-    ASSERT_TRUE(c.has_value());
-    const forest::Forest& f = *c->f;
+    auto general = compile(ubj, forest::Layout::general);
+    auto complete = compile(ubj, forest::Layout::complete);
+    auto chosen = compile(ubj);
+    ASSERT_TRUE(general.has_value() && complete.has_value() && chosen.has_value());
+    const forest::Forest& g = *general->f;
+    const forest::Forest& c = *complete->f;
     EXPECT_EQ(sizeof(forest::Node), 12u);
-    EXPECT_EQ(f.size, sizeof(forest::Forest) + 16 * f.num_trees + 12 * f.num_nodes +
-                          (12 * f.num_nodes) % 8 / 4 * 4);
-    std::printf("  25 trees depth 6: %llu nodes, %llu bytes compiled, %zu bytes UBJSON\n",
-                static_cast<unsigned long long>(f.num_nodes),
-                static_cast<unsigned long long>(f.size), ubj.size());
+    EXPECT_EQ(g.size, sizeof(forest::Forest) + 16 * g.num_trees + 12 * g.num_nodes +
+                          (12 * g.num_nodes) % 8 / 4 * 4);
+    EXPECT_EQ(c.complete_depth, 6u);
+    EXPECT_EQ(c.size, sizeof(forest::Forest) + 16 * c.num_trees + c.num_trees * (12u * 64 - 8));
+    EXPECT_EQ(c.num_nodes, g.num_nodes);
+    EXPECT_LE(c.size, g.size);
+    EXPECT_EQ(chosen->f->complete_depth, 6u);
+    std::printf("  25 trees depth 6: %llu nodes, %llu bytes general, %llu complete, %zu bytes UBJSON\n",
+                static_cast<unsigned long long>(g.num_nodes), static_cast<unsigned long long>(g.size),
+                static_cast<unsigned long long>(c.size), ubj.size());
+    // A few deep trees with few leaves: padding them would take more.
+    auto sparse = train({{{"max_depth", "14"}, {"tree_method", "hist"}, {"max_bin", "1024"}}, 13,
+                         Label::regression, 0.2, 8, 6000}, 702);
+    auto s = compile(sparse);
+    auto s_general = compile(sparse, forest::Layout::general);
+    ASSERT_TRUE(s.has_value() && s_general.has_value());
+    EXPECT_EQ(s->f->complete_depth, 0u);
+    EXPECT_EQ(s->f->size, s_general->f->size);
 }
 
 }  // namespace
