@@ -34,6 +34,15 @@ ISOLATION_OPTS = --inputdir=test/isolation
 TAP_TESTS    = 1
 PROVE_TESTS  = test/t/*.pl
 
+# The built-in data sets of pgml.load_dataset (datasets/make_csv.py; the
+# rules are below).
+PYTHON3       ?= /usr/bin/python3
+DATASETS      = breast_cancer diabetes digits iris linnerud wine
+DATASET_FILES = $(DATASETS:%=datasets/%.csv)
+
+# Set before including PGXS, whose clean rule tests it when it is read.
+EXTRA_CLEAN = .layers-checked $(DATASET_FILES)
+
 # Postgres' LLVM JIT would want bitcode of every file; C++ gains nothing.
 override with_llvm = no
 
@@ -52,15 +61,11 @@ $(OBJS): $(wildcard src/*/*.hpp src/*/*/*.hpp) .layers-checked
 .layers-checked: scripts/check_layers.sh $(wildcard src/*/*.[ch]pp src/*/*/*.[ch]pp)
 	@scripts/check_layers.sh
 	@touch $@
-EXTRA_CLEAN = .layers-checked
 
 # The built-in data sets of pgml.load_dataset: CSV files written at build
 # time from the copies python3-sklearn ships (datasets/make_csv.py), then
 # installed into the extension's share directory, where the function reads
 # them. Nothing is downloaded, at build time or at run time.
-PYTHON3       ?= /usr/bin/python3
-DATASETS      = breast_cancer diabetes digits iris linnerud wine
-DATASET_FILES = $(DATASETS:%=datasets/%.csv)
 datasetdir    = $(datadir)/extension/pgml_worker/datasets
 
 all: $(DATASET_FILES)
@@ -76,7 +81,6 @@ install-datasets: $(DATASET_FILES)
 uninstall-datasets:
 	rm -f $(addprefix '$(DESTDIR)$(datasetdir)'/, $(notdir $(DATASET_FILES)))
 	-rmdir '$(DESTDIR)$(datasetdir)' '$(DESTDIR)$(datadir)/extension/pgml_worker'
-EXTRA_CLEAN += $(DATASET_FILES)
 
 .PHONY: deps demo demo-stop test soak bench
 deps:
