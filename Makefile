@@ -10,7 +10,8 @@
 
 EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
-DATA        = sql/pgml_worker--0.1.sql sql/pgml_worker--0.1--0.2.sql sql/pgml_worker--0.2--0.3.sql sql/pgml_worker--0.3--0.4.sql
+DATA        = sql/pgml_worker--0.1.sql sql/pgml_worker--0.1--0.2.sql sql/pgml_worker--0.2--0.3.sql \
+              sql/pgml_worker--0.3--0.4.sql sql/pgml_worker--0.4--0.5.sql
 
 # Pure C++ folders (no Postgres headers) and Postgres-facing ones; the
 # layering between them is in scripts/check_layers.sh and src/README.md.
@@ -27,11 +28,20 @@ SHLIB_LINK  = -lxgboost -lgomp -lstdc++
 # them against a running server that preloads pgml_worker (as
 # test/regress.conf sets up). `make test` runs them, and the unit tests,
 # in throwaway clusters of its own (scripts/test.sh).
-REGRESS      = setup upgrade train predict deploy import_export errors worker python_compare
-ISOLATION    = deploy
+REGRESS      = setup upgrade train predict deploy import_export errors worker python_compare datasets
+ISOLATION    = deploy load_dataset
 ISOLATION_OPTS = --inputdir=test/isolation
 TAP_TESTS    = 1
 PROVE_TESTS  = test/t/*.pl
+
+# The built-in data sets of pgml.load_dataset (datasets/make_csv.py; the
+# rules are below).
+PYTHON3       ?= /usr/bin/python3
+DATASETS      = breast_cancer diabetes digits iris linnerud wine
+DATASET_FILES = $(DATASETS:%=datasets/%.csv)
+
+# Set before including PGXS, whose clean rule tests it when it is read.
+EXTRA_CLEAN = .layers-checked $(DATASET_FILES)
 
 # Postgres' LLVM JIT would want bitcode of every file; C++ gains nothing.
 override with_llvm = no
@@ -51,7 +61,26 @@ $(OBJS): $(wildcard src/*/*.hpp src/*/*/*.hpp) .layers-checked
 .layers-checked: scripts/check_layers.sh $(wildcard src/*/*.[ch]pp src/*/*/*.[ch]pp)
 	@scripts/check_layers.sh
 	@touch $@
-EXTRA_CLEAN = .layers-checked
+
+# The built-in data sets of pgml.load_dataset: CSV files written at build
+# time from the copies python3-sklearn ships (datasets/make_csv.py), then
+# installed into the extension's share directory, where the function reads
+# them. Nothing is downloaded, at build time or at run time.
+datasetdir    = $(datadir)/extension/pgml_worker/datasets
+
+all: $(DATASET_FILES)
+datasets/%.csv: datasets/make_csv.py
+	$(PYTHON3) $< $* $@
+
+install: install-datasets
+uninstall: uninstall-datasets
+.PHONY: install-datasets uninstall-datasets
+install-datasets: $(DATASET_FILES)
+	$(MKDIR_P) '$(DESTDIR)$(datasetdir)'
+	$(INSTALL_DATA) $(DATASET_FILES) '$(DESTDIR)$(datasetdir)/'
+uninstall-datasets:
+	rm -f $(addprefix '$(DESTDIR)$(datasetdir)'/, $(notdir $(DATASET_FILES)))
+	-rmdir '$(DESTDIR)$(datasetdir)' '$(DESTDIR)$(datadir)/extension/pgml_worker'
 
 .PHONY: deps demo demo-stop test soak bench
 deps:

@@ -11,6 +11,7 @@ packages=(
     python3-xgboost python3-numpy   # tests compare predictions with XGBoost's Python package
     libipc-run-perl                  # TAP tests (PostgreSQL::Test::Cluster)
     python3-psycopg2                 # the TAP tests' and make soak's load driver (test/load)
+    python3-sklearn                  # the build writes pgml.load_dataset's data sets from its copies
 )
 
 missing=()

@@ -16,9 +16,13 @@ SELECT count(*) AS models_listed_at_0_2 FROM pgml.worker_models()
 ALTER EXTENSION pgml_worker UPDATE TO '0.3';
 SELECT running, queue_slots > 0 AS has_slots FROM pgml.worker_stats();
 SELECT count(*) AS columns_at_0_3 FROM pg_attribute WHERE attrelid = 'pgml.worker_status'::regclass AND attnum > 0;
-ALTER EXTENSION pgml_worker UPDATE;
+ALTER EXTENSION pgml_worker UPDATE TO '0.4';
 SELECT count(*) AS columns_at_0_4 FROM pg_attribute WHERE attrelid = 'pgml.worker_status'::regclass AND attnum > 0;
-SELECT extversion FROM pg_extension WHERE extname = 'pgml_worker';
+SELECT to_regprocedure('pgml.load_dataset(text, text, bigint, jsonb)') IS NULL AS no_load_dataset_at_0_4;
+-- To the current version: 0.5 adds load_dataset and version.
+ALTER EXTENSION pgml_worker UPDATE;
+SELECT extversion, pgml.version() FROM pg_extension WHERE extname = 'pgml_worker';
+SELECT * FROM pgml.load_dataset('iris', "limit" => 10);
 SELECT v = :'before_update'::real AS batch_uses_old_model, pgml.predict('old', ARRAY[50]::real[]) = :'before_update'::real AS still_serves
   FROM pgml.predict_batch('old', ARRAY[50]::real[]) v;
 SELECT string_agg(pg_describe_object(classid, objid, objsubid), E'\n'
