@@ -65,3 +65,32 @@ SELECT try($$SELECT pgml.predict_batch('reg', ARRAY[[[1]]]::real[])$$);
 SELECT try($$SELECT pgml.predict_batch('reg', ARRAY[1, NULL, 3, 4, 5, 6, 7]::real[])$$);
 SELECT try($$SELECT pgml.predict_batch('reg', NULL)$$);
 SELECT try($$SELECT pgml.predict_batch('no such project', ARRAY[1]::real[])$$);
+
+-- Every array type PostgresML takes resolves to one function (no "not
+-- unique"), and gives the answer of the same values as real[]: smallint,
+-- bigint, numeric (NaN is missing there too) and boolean (true = 1).
+WITH v(small, big, num, flags) AS (
+    VALUES (ARRAY[2, 3, 2, 100, 1, 4, 1]::smallint[], ARRAY[2, 3, 2, 100, 1, 4, 1]::bigint[],
+            ARRAY[1.5, 3, 2, 100, 'NaN', 4.25, 1]::numeric[], ARRAY[true, false, true, true, false, true, true]))
+SELECT pgml.predict('reg', small) = pgml.predict('reg', small::real[]) AS smallint_eq_real,
+       pgml.predict('reg', big) = pgml.predict('reg', big::real[]) AS bigint_eq_real,
+       pgml.predict('reg', num) = pgml.predict('reg', ARRAY[1.5, 3, 2, 100, 'NaN', 4.25, 1]::real[]) AS numeric_eq_real,
+       pgml.predict('reg', flags) = pgml.predict('reg', ARRAY[1, 0, 1, 1, 0, 1, 1]::real[]) AS bool_eq_real,
+       pgml.predict(d.id, small) = pgml.predict('reg', small::real[]) AS by_id_smallint,
+       pgml.predict(d.id, num) = pgml.predict('reg', ARRAY[1.5, 3, 2, 100, 'NaN', 4.25, 1]::real[]) AS by_id_numeric
+  FROM v, pgml.deployed_models d WHERE d.name = 'reg';
+-- A literal ARRAY of mixed integers and decimals is numeric[]: it resolves.
+SELECT pgml.predict('reg', ARRAY[1.5, 3, 2, 100, 0.5, 4, 1])
+     = pgml.predict('reg', ARRAY[1.5, 3, 2, 100, 0.5, 4, 1]::real[]) AS numeric_literal;
+SELECT pgml.predict_proba('multi', ARRAY[5, 1]::smallint[]) = pgml.predict_proba('multi', ARRAY[5, 1]::real[]) AS proba_smallint,
+       pgml.predict_proba('multi', ARRAY[5, 1]::bigint[]) = pgml.predict_proba('multi', ARRAY[5, 1]::real[]) AS proba_bigint,
+       pgml.predict_proba('multi', ARRAY[5.0, 1]::numeric[]) = pgml.predict_proba('multi', ARRAY[5, 1]::real[]) AS proba_numeric,
+       pgml.predict_proba('bin', ARRAY[true, false]) = pgml.predict_proba('bin', ARRAY[1, 0]::real[]) AS proba_bool;
+-- Arrays of more dimensions are read in storage order (an image
+-- smallint[][] is its pixels, row by row), the same as the flat array.
+SELECT pgml.predict('multi', ARRAY[[5], [1]]::smallint[]) = pgml.predict('multi', ARRAY[5, 1]::real[]) AS two_d_eq_flat,
+       pgml.predict('reg', ARRAY[[1.5, 3, 2, 100, 0.5, 4, 1]]::real[])
+         = pgml.predict('reg', ARRAY[1.5, 3, 2, 100, 0.5, 4, 1]::real[]) AS one_by_seven;
+SELECT try($$SELECT pgml.predict('reg', ARRAY[[1, 2], [3, 4]]::smallint[])$$) AS two_d_wrong_width;
+SELECT try($$SELECT pgml.predict('reg', ARRAY[1, NULL, 3, 4, 5, 6, 7]::numeric[])$$) AS numeric_null;
+SELECT try($$SELECT pgml.predict('reg', '{}'::bigint[])$$) AS empty;

@@ -193,7 +193,7 @@ Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_r
 std::shared_ptr<CachedModel> entry_of(CatalogModel&& row) {
     return std::make_shared<CachedModel>(CachedModel{
         row.model_id, row.classification ? Task::classification : Task::regression,
-        row.num_features, std::move(row.classes), std::nullopt, {}});
+        row.num_features, std::move(row.classes), std::nullopt, {}, std::nullopt, 0});
 }
 
 // The shared table of deployed models (shmem/deployed.hpp) is used on a

@@ -21,6 +21,7 @@
 
 #include "core/error.hpp"
 #include "core/model.hpp"
+#include "core/preprocess.hpp"
 #include "shmem/forests.hpp"
 
 extern "C" {
@@ -39,6 +40,10 @@ struct CachedModel {
     std::vector<double> classes;  // classification: label value of each class
     std::optional<Model> booster;
     shm::ForestRef forest;        // where its shared forest was last found
+    // Row predictions: how a row's columns become its features, read from
+    // the catalog on first use (row_encoder.hpp).
+    std::optional<preprocess::RowEncoder> encoder;
+    uint64_t encoder_serial = 0;  // unique per encoder made in this backend
 };
 
 // The deployed model of the project named by the text datum. The answer is

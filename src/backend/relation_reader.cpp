@@ -1,5 +1,7 @@
 #include "backend/relation_reader.hpp"
 
+#include "backend/values.hpp"
+
 #include "pg/guard.hpp"
 
 extern "C" {
@@ -13,8 +15,12 @@ extern "C" {
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "tcop/dest.h"
+#include "catalog/pg_enum.h"
+#include "utils/array.h"
+#include "utils/arrayaccess.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/syscache.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -42,6 +48,11 @@ bool supported_type(Oid t) {
     }
 }
 
+// Text-like types and enums are categories.
+bool categorical_type(Oid t) {
+    return t == TEXTOID || t == VARCHAROID || t == BPCHAROID || t == NAMEOID || type_is_enum(t);
+}
+
 // Converts one non-null value of a supported type to float. Only numeric
 // allocates (Postgres converts it through text); the caller resets the
 // context it allocates in.
@@ -59,11 +70,66 @@ float to_float(Datum d, Oid type) {
     }
 }
 
+}  // namespace
+
+const char* category_text(Datum d, Oid type, size_t* len) {
+    if (type == NAMEOID) {
+        const char* s = NameStr(*DatumGetName(d));
+        *len = strlen(s);
+        return s;
+    }
+    if (type == TEXTOID || type == VARCHAROID || type == BPCHAROID) {
+        text* t = DatumGetTextPP(d);
+        size_t n = VARSIZE_ANY_EXHDR(t);
+        const char* s = VARDATA_ANY(t);
+        // char(n) pads with spaces that are not part of the value, as its
+        // own comparisons and casts to text ignore them.
+        if (type == BPCHAROID)
+            while (n > 0 && s[n - 1] == ' ') --n;
+        *len = n;
+        return s;
+    }
+    // An enum: its label.
+    HeapTuple tup = SearchSysCache1(ENUMOID, ObjectIdGetDatum(DatumGetObjectId(d)));
+    if (!HeapTupleIsValid(tup)) elog(ERROR, "invalid enum value %u", DatumGetObjectId(d));
+    char* label = pstrdup(NameStr(reinterpret_cast<Form_pg_enum>(GETSTRUCT(tup))->enumlabel));
+    ReleaseSysCache(tup);
+    *len = strlen(label);
+    return label;
+}
+
+size_t array_to_floats(Datum d, Oid element, float* out, size_t width, const char* column, uint64_t row) {
+    ArrayType* a = DatumGetArrayTypeP(d);
+    const int n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+    if (width != SIZE_MAX && static_cast<size_t>(n) != width)
+        ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                        row > 0 ? errmsg("column \"%s\" has %d elements in row %llu, and %zu in the first row "
+                                         "that has it",
+                                         column, n, static_cast<unsigned long long>(row), width)
+                                : errmsg("column \"%s\" has %d elements; the model was trained on %zu", column, n,
+                                         width),
+                        errhint("An array feature has the same number of elements in every row.")));
+    int16 typlen;
+    bool typbyval;
+    char typalign;
+    get_typlenbyvalalign(element, &typlen, &typbyval, &typalign);
+    array_iter it;
+    array_iter_setup(&it, reinterpret_cast<AnyArrayType*>(a));
+    for (int i = 0; i < n; ++i) {
+        bool isnull;
+        Datum e = array_iter_next(&it, &isnull, i, typlen, typbyval, typalign);
+        if (out) out[i] = isnull ? NAN : to_float(e, element);
+    }
+    return static_cast<size_t>(n);
+}
+
+namespace {
+
 // Receives the executor's rows one slot at a time and writes them straight
 // into the Dataset: no tuple copies, no per-row allocation.
 struct DatasetReceiver {
     DestReceiver pub;  // first, so a DestReceiver* is a DatasetReceiver*
-    const RelationShape* shape;
+    RelationShape* shape;
     Dataset* data;
     MemoryContext numeric_cxt;  // for numeric conversions, reset per row
     uint64 rows;
@@ -71,7 +137,7 @@ struct DatasetReceiver {
 
 bool receive_slot(TupleTableSlot* slot, DestReceiver* self) {
     auto* r = reinterpret_cast<DatasetReceiver*>(self);
-    const RelationShape& s = *r->shape;
+    RelationShape& s = *r->shape;
     // The query selects the label first, then the features in order.
     slot_getallattrs(slot);
     if (slot->tts_isnull[0])
@@ -97,8 +163,34 @@ bool receive_slot(TupleTableSlot* slot, DestReceiver* self) {
                                static_cast<unsigned long long>(r->rows + 1),
                                s.qualified_name.c_str())));
     const size_t n = s.feature_types.size();
-    for (size_t j = 0; j < n; ++j)
-        x[j] = slot->tts_isnull[j + 1] ? NAN : to_float(slot->tts_values[j + 1], s.feature_types[j]);
+    for (size_t j = 0; j < n; ++j) {
+        const bool null = slot->tts_isnull[j + 1];
+        const Datum d = slot->tts_values[j + 1];
+        const preprocess::Column& c = s.plan.columns[j];
+        switch (c.kind) {
+            case preprocess::Kind::numeric: *x++ = null ? NAN : to_float(d, s.feature_types[j]); break;
+            case preprocess::Kind::categorical: {
+                if (null) {
+                    *x++ = NAN;
+                    break;
+                }
+                size_t len;
+                const char* v = category_text(d, s.feature_types[j], &len);
+                const int64_t code = s.plan.dictionaries[j].intern(std::string_view(v, len));
+                if (code < 0)
+                    ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory reading categories")));
+                *x++ = static_cast<float>(code);
+                break;
+            }
+            case preprocess::Kind::array:
+                if (null)
+                    std::fill(x, x + c.width, NAN);
+                else
+                    array_to_floats(d, s.feature_types[j], x, c.width, c.name.c_str(), r->rows + 1);
+                x += c.width;
+                break;
+        }
+    }
     MemoryContextSwitchTo(old);
     MemoryContextReset(r->numeric_cxt);
     ++r->rows;
@@ -120,10 +212,42 @@ struct RawShape {
     int natts;                 // feature columns
     const char** names;        // [natts]
     const char** type_names;   // [natts]
-    Oid* types;                // [natts], base types
+    Oid* types;                // [natts], base types (arrays: of the elements)
+    char* kinds;               // [natts]: 'n' numeric, 'c' categorical, 'a' array
     const char* label_type_name;
     Oid label_type;
 };
+
+// The width of each array column: the elements of its first non-NULL value
+// in the scan (every row is then checked against it).
+Result<void> array_widths(RelationShape& shape) {
+    for (size_t j = 0; j < shape.plan.columns.size(); ++j) {
+        preprocess::Column& c = shape.plan.columns[j];
+        if (c.kind != preprocess::Kind::array) continue;
+        const Oid element = shape.feature_types[j];
+        size_t width = 0;
+        const std::string sql = "SELECT " + std::string(quote_identifier(c.name.c_str())) + " FROM " +
+                                shape.qualified_name + " WHERE " + quote_identifier(c.name.c_str()) +
+                                " IS NOT NULL LIMIT 1";
+        auto r = pg::call([&] {
+            if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+            int rc = SPI_execute(sql.c_str(), true, 1);
+            if (rc != SPI_OK_SELECT) elog(ERROR, "reading column %s failed", c.name.c_str());
+            if (SPI_processed == 1) {
+                bool isnull;
+                Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+                width = array_to_floats(d, element, nullptr, SIZE_MAX, c.name.c_str(), 1);
+            }
+            SPI_finish();
+        });
+        if (!r) return tl::unexpected(r.error());
+        if (width == 0)
+            return fail(sqlstate::data_exception, "array column \"" + c.name + "\" has no elements to learn from",
+                        "Leave out the column, or fill it.");
+        c.width = static_cast<uint32_t>(width);
+    }
+    return {};
+}
 
 Result<RelationShape> resolve_relation(const char* relation_name, const char* label_name) {
     RawShape raw{};
@@ -144,6 +268,7 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
         raw.names = static_cast<const char**>(palloc(sizeof(char*) * (desc->natts + 1)));
         raw.type_names = static_cast<const char**>(palloc(sizeof(char*) * (desc->natts + 1)));
         raw.types = static_cast<Oid*>(palloc(sizeof(Oid) * (desc->natts + 1)));
+        raw.kinds = static_cast<char*>(palloc(desc->natts + 1));
         bool found_label = false;
         StringInfoData sql;
         initStringInfo(&sql);
@@ -155,16 +280,25 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
             Oid base = getBaseType(att->atttypid);
             const char* type_name = format_type_be(att->atttypid);
             bool is_label = strcmp(name, label_name) == 0;
-            if (!supported_type(base))
+            Oid element = get_element_type(base);
+            char kind = supported_type(base) ? 'n'
+                        : categorical_type(base) ? 'c'
+                        : OidIsValid(element) && supported_type(getBaseType(element)) ? 'a'
+                        : 0;
+            if (kind == 'a') base = getBaseType(element);
+            if (is_label ? kind != 'n' : kind == 0)
                 ereport(ERROR,
                         (errcode(ERRCODE_DATATYPE_MISMATCH),
                          is_label ? errmsg("label column \"%s\" has type %s, which is not numeric",
                                            name, type_name)
                                   : errmsg("column \"%s\" of %s has type %s, which cannot be a feature",
                                            name, relation_name, type_name),
-                         errhint("Features and labels must be smallint, integer, bigint, real, "
-                                 "double precision, numeric or boolean. Train on a view that "
-                                 "casts or leaves out the others.")));
+                         is_label ? errhint("Labels must be smallint, integer, bigint, real, double precision, "
+                                            "numeric or boolean.")
+                                  : errhint("Features must be smallint, integer, bigint, real, double precision, "
+                                            "numeric or boolean, arrays of these, or text, varchar, char or "
+                                            "an enum (categories). Train on a view that casts or leaves out "
+                                            "the others.")));
             if (is_label) {
                 found_label = true;
                 raw.label_type_name = type_name;
@@ -173,6 +307,7 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
                 raw.names[raw.natts] = name;
                 raw.type_names[raw.natts] = type_name;
                 raw.types[raw.natts] = base;
+                raw.kinds[raw.natts] = kind;
                 ++raw.natts;
                 appendStringInfo(&sql, ", %s", quote_identifier(name));
             }
@@ -198,12 +333,21 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
     for (int i = 0; i < raw.natts; ++i) {
         shape.features.push_back(Column{raw.names[i], raw.type_names[i]});
         shape.feature_types.push_back(raw.types[i]);
+        preprocess::Column c;
+        c.name = raw.names[i];
+        c.type = raw.type_names[i];
+        c.kind = raw.kinds[i] == 'n' ? preprocess::Kind::numeric
+                 : raw.kinds[i] == 'c' ? preprocess::Kind::categorical
+                                       : preprocess::Kind::array;
+        shape.plan.columns.push_back(std::move(c));
     }
+    shape.plan.dictionaries.resize(shape.plan.columns.size());
     shape.select_sql = raw.select_sql;
+    if (auto w = array_widths(shape); !w) return tl::unexpected(w.error());
     return shape;
 }
 
-Result<void> read_relation(const RelationShape& shape, Dataset& data) {
+Result<void> read_relation(RelationShape& shape, Dataset& data) {
     return pg::call([&] {
         DatasetReceiver receiver{};
         receiver.pub.receiveSlot = receive_slot;

@@ -7,6 +7,7 @@
 
 #include "core/dataset.hpp"
 #include "core/error.hpp"
+#include "core/preprocess.hpp"
 
 namespace pgml::backend {
 
@@ -20,8 +21,13 @@ struct RelationShape {
     std::string qualified_name;   // schema.relation, quoted as needed
     Column label;
     std::vector<Column> features; // every other column, in column order
-    std::vector<unsigned int> feature_types;  // base type Oids
+    std::vector<unsigned int> feature_types;  // base type Oids (of the elements, for arrays)
     unsigned int label_type = 0;
+    // Each feature column's kind (numeric, categorical: text, varchar,
+    // char or an enum; array: of numbers or booleans) and width (an
+    // array's elements, from its first non-NULL value; else 1), and the
+    // categories read (preprocess.hpp).
+    preprocess::Plan plan;
     // SELECT label, features... FROM relation, built from the names the
     // catalog resolved, each quoted: the user's string never reaches the
     // parser, and the lock taken when resolving keeps the names valid.
@@ -29,13 +35,15 @@ struct RelationShape {
 };
 
 // Resolves relation_name as a (possibly schema-qualified) identifier, takes
-// AccessShareLock, and checks that the label and every feature column have a
-// numeric or boolean type.
+// AccessShareLock, and checks that the label is numeric or boolean and every
+// feature column numeric, boolean, categorical or an array of numbers or
+// booleans.
 Result<RelationShape> resolve_relation(const char* relation_name, const char* label_name);
 
-// Streams every row into data (which must have shape.features.size()
+// Streams every row into data (which must have shape.plan.raw_width()
 // columns) through the executor as the calling role, so privileges,
 // row-level security, views and partitions all behave as in a SELECT.
-Result<void> read_relation(const RelationShape& shape, Dataset& data);
+// Categorical values are numbered in shape.plan.dictionaries.
+Result<void> read_relation(RelationShape& shape, Dataset& data);
 
 }  // namespace pgml::backend

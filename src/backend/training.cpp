@@ -43,10 +43,11 @@ private:
 Result<Trained> train_on_relation(const char* relation, const char* label, const TrainSpec& spec) {
     auto shape = resolve_relation(relation, label);
     if (!shape) return tl::unexpected(shape.error());
-    Dataset data(shape->features.size());
+    if (auto ok = shape->plan.set_options(spec.preprocess, label); !ok) return tl::unexpected(ok.error());
+    Dataset data(shape->plan.raw_width());
     if (auto r = read_relation(*shape, data); !r) return tl::unexpected(r.error());
     Progress progress;
-    auto model = train(data, spec, std::ref(progress));
+    auto model = train(data, shape->plan, spec, std::ref(progress));
     if (!model) return tl::unexpected(model.error());
     return Trained{std::move(*shape), std::move(*model), data.rows()};
 }

@@ -19,6 +19,7 @@ inline constexpr const char* out_of_memory = "53200";
 inline constexpr const char* limit_exceeded = "54000";
 inline constexpr const char* undefined_object = "42704";
 inline constexpr const char* wrong_object_type = "42809";
+inline constexpr const char* datatype_mismatch = "42804";
 inline constexpr const char* not_in_prerequisite_state = "55000";
 inline constexpr const char* feature_not_supported = "0A000";
 inline constexpr const char* system_error = "58000";

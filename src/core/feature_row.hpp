@@ -1,5 +1,5 @@
-// A feature row as the SQL array holds it: float4, float8, int4 or int8
-// elements. It is converted to float32 where it lands, so on the worker
+// A feature row as the SQL array holds it: float4, float8, int2, int4,
+// int8 or bool elements (numeric arrays are converted to float8 first). It is converted to float32 where it lands, so on the worker
 // path the row is copied once, straight into its shared-memory slot
 // (DESIGN.md invariant 3). Pure C++.
 #pragma once
@@ -9,7 +9,7 @@
 
 namespace pgml {
 
-enum class ElemType : uint8_t { f4, f8, i4, i8 };
+enum class ElemType : uint8_t { f4, f8, i2, i4, i8, b1 };
 
 struct FeatureRow {
     const void* data;
@@ -21,8 +21,10 @@ struct FeatureRow {
         switch (type) {
             case ElemType::f4: std::memcpy(dst, data, sizeof(float) * count); return;
             case ElemType::f8: convert(static_cast<const double*>(data), dst); return;
+            case ElemType::i2: convert(static_cast<const int16_t*>(data), dst); return;
             case ElemType::i4: convert(static_cast<const int32_t*>(data), dst); return;
             case ElemType::i8: convert(static_cast<const int64_t*>(data), dst); return;
+            case ElemType::b1: convert(static_cast<const bool*>(data), dst); return;  // 0 or 1
         }
     }
 

@@ -197,7 +197,7 @@ const char* default_objective(Task task, size_t classes) {
 
 }  // namespace
 
-Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressHook& hook) {
+Result<TrainedModel> train(Dataset& raw, preprocess::Plan& plan, const TrainSpec& spec, const ProgressHook& hook) {
     xgb::install_log_capture();
     TrainedModel out;
 
@@ -206,21 +206,22 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
     if (auto ok = check_threads(spec.params); !ok) return tl::unexpected(ok.error());
     out.rounds = *rounds;
 
+    Dataset* in = &raw;
     size_t test_rows = spec.test_size >= 1.0
                            ? static_cast<size_t>(spec.test_size)
-                           : static_cast<size_t>(std::llround(spec.test_size * data.rows()));
-    if (test_rows == 0 || test_rows >= data.rows())
+                           : static_cast<size_t>(std::llround(spec.test_size * raw.rows()));
+    if (test_rows == 0 || test_rows >= raw.rows())
         return fail(sqlstate::data_exception,
                     "the split leaves an empty " +
                         std::string(test_rows == 0 ? "test" : "training") + " set",
-                    "The relation has " + std::to_string(data.rows()) +
+                    "The relation has " + std::to_string(raw.rows()) +
                         " rows; choose test_size so both sets have rows.",
                     "test_size " + std::to_string(spec.test_size) + " selects " +
                         std::to_string(test_rows) + " test rows.");
 
     size_t num_classes = 1;
     if (spec.task == Task::classification) {
-        auto classes = index_classes(data);
+        auto classes = index_classes(raw);
         if (!classes) return tl::unexpected(classes.error());
         out.classes = std::move(*classes);
         num_classes = out.classes.size();
@@ -237,7 +238,21 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
                             default_objective(spec.task, num_classes) + "\".");
     }
 
-    Split split(data.rows(), test_rows, spec.sampling, spec.seed);
+    Split split(raw.rows(), test_rows, spec.sampling, spec.seed);
+    // Categories encoded, values imputed and scaled, fitted on the
+    // training rows; the raw rows are freed once encoded.
+    Dataset encoded(0);
+    if (plan.needed()) {
+        auto e = preprocess::fit_transform(plan, raw, split);
+        if (!e) return tl::unexpected(e.error());
+        encoded = std::move(*e);
+        raw = Dataset(0);
+        in = &encoded;
+    }
+    Dataset& data = *in;
+    out.feature_names = plan.feature_names();
+    out.feature_types = plan.feature_types();
+    out.preprocessing = preprocess::to_json(plan.columns);
     out.train_rows = split.train_rows();
     out.test_rows = split.test_rows();
     if (auto r = hook(Phase::preparing, 0, split.train_rows()); !r) return tl::unexpected(r.error());

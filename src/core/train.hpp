@@ -12,6 +12,7 @@
 #include "core/dataset.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
+#include "core/preprocess.hpp"
 
 namespace pgml {
 
@@ -24,6 +25,8 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 struct TrainSpec {
     Task task = Task::regression;
     Params params;
+    // preprocess => jsonb: options by column name.
+    std::vector<std::pair<std::string, preprocess::Options>> preprocess;
     double test_size = 0.25;  // < 1: fraction of rows; >= 1: row count
     Sampling sampling = Sampling::last;
     uint64_t seed = 0;
@@ -31,6 +34,9 @@ struct TrainSpec {
 
 struct TrainedModel {
     std::vector<uint8_t> ubj;       // the booster, XGBoost UBJSON
+    std::vector<std::string> feature_names;  // of the features XGBoost saw
+    std::vector<std::string> feature_types;  // the type of the column each came from
+    std::string preprocessing;      // the fitted plan as JSON (preprocess::to_json)
     metrics::Named metrics;         // includes fit_time and score_time
     std::vector<double> classes;    // classification: label value of class i
     size_t train_rows = 0, test_rows = 0;
@@ -41,7 +47,10 @@ enum class Phase { preparing, boosting, scoring };
 // Called between units of work; an Error return aborts training.
 using ProgressHook = std::function<Result<void>(Phase, size_t done, size_t total)>;
 
-Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressHook& hook);
+// data holds plan.raw_width() columns as the relation was read; plan's
+// columns are fitted on the training rows (preprocess::fit_transform) and
+// XGBoost trains on what they encode.
+Result<TrainedModel> train(Dataset& data, preprocess::Plan& plan, const TrainSpec& spec, const ProgressHook& hook);
 
 // The number of classes a trained classifier's output implies, and a check
 // that its objective produces probabilities (used when importing models).

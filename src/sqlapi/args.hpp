@@ -2,6 +2,7 @@
 // that ereports on bad input: call it before any C++ object exists.
 #pragma once
 
+#include "backend/model_cache.hpp"
 #include "backend/model_ref.hpp"
 #include "core/feature_row.hpp"
 
@@ -17,5 +18,9 @@ backend::ModelRef model_ref(FunctionCallInfo fcinfo, backend::By by);
 // Argument argno as a row of its own element type (float4, float8, int4,
 // int8): converted where it lands, so copied once.
 FeatureRow feature_row(FunctionCallInfo fcinfo, int argno);
+
+// The answer of pgml.predict (a float4 Datum) or predict_proba (a real[]
+// Datum) for a row of features: scored as backend::score decides. C++.
+Result<Datum> answer(backend::CachedModel& m, const FeatureRow& row, bool proba);
 
 }  // namespace pgml::sqlapi

@@ -8,6 +8,7 @@
 #include "backend/training.hpp"
 #include "pg/guard.hpp"
 #include "sqlapi/hyperparams.hpp"
+#include "sqlapi/preprocess_args.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -32,12 +33,43 @@ namespace pgml::sqlapi {
 namespace {
 
 // Plain C-style: may ereport.
-Datum array_of_text(const std::vector<backend::Column>& cols, bool types) {
-    Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (cols.size() + 1)));
-    for (size_t i = 0; i < cols.size(); ++i)
-        elems[i] = CStringGetTextDatum(types ? cols[i].type.c_str() : cols[i].name.c_str());
-    return PointerGetDatum(construct_array(elems, static_cast<int>(cols.size()), TEXTOID, -1,
+Datum array_of_text(const std::vector<std::string>& strings) {
+    Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (strings.size() + 1)));
+    for (size_t i = 0; i < strings.size(); ++i) elems[i] = CStringGetTextDatum(strings[i].c_str());
+    return PointerGetDatum(construct_array(elems, static_cast<int>(strings.size()), TEXTOID, -1,
                                            false, TYPALIGN_INT));
+}
+
+// The options of preprocess => jsonb, checked. A column named there
+// without an impute gets PostgresML's default, error.
+Result<void> options_of(const PreprocessList& list, TrainSpec& spec) {
+    for (int i = 0; i < list.count; ++i) {
+        const PreprocessArg& a = list.columns[i];
+        preprocess::Options o;
+        o.impute = preprocess::Impute::error;
+        auto with_column = [&](Error e) {
+            e.message = "preprocess of column \"" + std::string(a.column) + "\": " + e.message;
+            return tl::unexpected(std::move(e));
+        };
+        if (a.encode) {
+            auto e = preprocess::encode_of(a.encode);
+            if (!e) return with_column(e.error());
+            o.encode = *e;
+            for (int k = 0; k < a.num_ordinal; ++k) o.ordinal.emplace_back(a.ordinal[k]);
+        }
+        if (a.impute) {
+            auto v = preprocess::impute_of(a.impute);
+            if (!v) return with_column(v.error());
+            o.impute = *v;
+        }
+        if (a.scale) {
+            auto v = preprocess::scale_of(a.scale);
+            if (!v) return with_column(v.error());
+            o.scale = *v;
+        }
+        spec.preprocess.emplace_back(a.column, std::move(o));
+    }
+    return {};
 }
 
 Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* label,
@@ -45,7 +77,6 @@ Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* lab
     auto trained = backend::train_on_relation(relation, label, spec);
     if (!trained) return tl::unexpected(trained.error());
     const TrainedModel* model = &trained->model;
-    const backend::RelationShape* shape = &trained->shape;
     const size_t rows = trained->rows;
 
     const std::string metrics_json = metrics::to_json(model->metrics);
@@ -55,15 +86,15 @@ Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* lab
         if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
             elog(ERROR, "pgml._fit must return a record");
         desc = BlessTupleDesc(desc);
-        Datum values[8];
-        bool nulls[8] = {false, false, false, false, false, false, false, false};
+        Datum values[9];
+        bool nulls[9] = {false, false, false, false, false, false, false, false, false};
         bytea* bytes = static_cast<bytea*>(palloc(VARHDRSZ + model->ubj.size()));
         SET_VARSIZE(bytes, VARHDRSZ + model->ubj.size());
         memcpy(VARDATA(bytes), model->ubj.data(), model->ubj.size());
         values[0] = PointerGetDatum(bytes);
         values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(metrics_json.c_str()));
-        values[2] = array_of_text(shape->features, false);
-        values[3] = array_of_text(shape->features, true);
+        values[2] = array_of_text(model->feature_names);
+        values[3] = array_of_text(model->feature_types);
         if (model->classes.empty()) {
             nulls[4] = true;
             values[4] = 0;
@@ -76,6 +107,8 @@ Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* lab
         values[5] = Int64GetDatum(static_cast<int64>(rows));
         values[6] = Int64GetDatum(static_cast<int64>(model->train_rows));
         values[7] = Int64GetDatum(static_cast<int64>(model->test_rows));
+        if (desc->natts > 8)
+            values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(model->preprocessing.c_str()));
         result = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
     });
     if (!r) return tl::unexpected(r.error());
@@ -85,9 +118,12 @@ Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* lab
 }  // namespace
 
 // pgml._fit(relation_name text, y_column_name text, task text,
-//           hyperparams jsonb, test_size real, test_sampling text, seed bigint)
+//           hyperparams jsonb, test_size real, test_sampling text, seed bigint,
+//           preprocess jsonb)
+// (0.4 and before: without preprocess, and without the preprocessing OUT
+// column; a database not yet updated to 0.5 still calls it so.)
 Datum fit_entry(FunctionCallInfo fcinfo) {
-    for (int i = 0; i < 7; ++i)
+    for (int i = 0; i < PG_NARGS(); ++i)
         if (PG_ARGISNULL(i))
             ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                             errmsg("argument %d of pgml._fit must not be NULL", i + 1)));
@@ -98,6 +134,7 @@ Datum fit_entry(FunctionCallInfo fcinfo) {
     float4 test_size = PG_GETARG_FLOAT4(4);
     const char* sampling = text_to_cstring(PG_GETARG_TEXT_PP(5));
     int64 seed = PG_GETARG_INT64(6);
+    PreprocessList pp = PG_NARGS() > 7 ? decode_preprocess(PG_GETARG_JSONB_P(7)) : PreprocessList{0, nullptr};
 
     bool classification = strcmp(task, "classification") == 0;
     if (!classification && strcmp(task, "regression") != 0)
@@ -124,6 +161,7 @@ Datum fit_entry(FunctionCallInfo fcinfo) {
         spec.test_size = test_size;
         spec.sampling = how;
         spec.seed = static_cast<uint64_t>(seed);
+        if (auto ok = options_of(pp, spec); !ok) return tl::unexpected(ok.error());
         return fit(fcinfo, relation, label, spec);
     });
 }

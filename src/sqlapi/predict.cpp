@@ -21,6 +21,37 @@ PG_FUNCTION_INFO_V1(pgml_predict_proba_model);
 
 namespace pgml::sqlapi {
 
+Result<Datum> answer(backend::CachedModel& cm, const FeatureRow& row, bool proba) {
+    if (!proba) {
+        if (auto r = backend::check_width(cm, row.count); !r) return tl::unexpected(r.error());
+        backend::Answer out{0, nullptr};
+        if (auto r = backend::score(cm, row, shm::PREDICT, out); !r) return tl::unexpected(r.error());
+        return Float4GetDatum(static_cast<float>(out.value));
+    }
+    if (cm.task != Task::classification)
+        return fail(sqlstate::wrong_object_type,
+                    "predict_proba needs a classification model; model " + std::to_string(cm.model_id) +
+                        " is a regression",
+                    "Use pgml.predict() for regression.");
+    if (auto r = backend::check_width(cm, row.count); !r) return tl::unexpected(r.error());
+    const int k = static_cast<int>(cm.classes.size());
+    ArrayType* result = nullptr;
+    auto a = pg::call([&] {
+        Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(float) * k;
+        result = static_cast<ArrayType*>(palloc0(bytes));
+        SET_VARSIZE(result, bytes);
+        result->ndim = 1;
+        result->dataoffset = 0;
+        result->elemtype = FLOAT4OID;
+        ARR_DIMS(result)[0] = k;
+        ARR_LBOUND(result)[0] = 1;
+    });
+    if (!a) return tl::unexpected(a.error());
+    backend::Answer out{0, reinterpret_cast<float*>(ARR_DATA_PTR(result))};
+    if (auto r = backend::score(cm, row, shm::PROBA, out); !r) return tl::unexpected(r.error());
+    return PointerGetDatum(result);
+}
+
 namespace {
 
 using backend::By;
@@ -32,10 +63,7 @@ Datum predict(FunctionCallInfo fcinfo, By by) {
     return pg::sql_entry([&]() -> Result<Datum> {
         auto m = backend::lookup(fcinfo, ref);
         if (!m) return tl::unexpected(m.error());
-        if (auto r = backend::check_width(**m, row.count); !r) return tl::unexpected(r.error());
-        backend::Answer out{0, nullptr};
-        if (auto r = backend::score(**m, row, shm::PREDICT, out); !r) return tl::unexpected(r.error());
-        return Float4GetDatum(static_cast<float>(out.value));
+        return answer(**m, row, false);
     });
 }
 
@@ -46,29 +74,7 @@ Datum predict_proba(FunctionCallInfo fcinfo, By by) {
     return pg::sql_entry([&]() -> Result<Datum> {
         auto m = backend::lookup(fcinfo, ref);
         if (!m) return tl::unexpected(m.error());
-        backend::CachedModel& cm = **m;
-        if (cm.task != Task::classification)
-            return fail(sqlstate::wrong_object_type,
-                        "predict_proba needs a classification model; model " +
-                            std::to_string(cm.model_id) + " is a regression",
-                        "Use pgml.predict() for regression.");
-        if (auto r = backend::check_width(cm, row.count); !r) return tl::unexpected(r.error());
-        const int k = static_cast<int>(cm.classes.size());
-        ArrayType* result = nullptr;
-        auto a = pg::call([&] {
-            Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(float) * k;
-            result = static_cast<ArrayType*>(palloc0(bytes));
-            SET_VARSIZE(result, bytes);
-            result->ndim = 1;
-            result->dataoffset = 0;
-            result->elemtype = FLOAT4OID;
-            ARR_DIMS(result)[0] = k;
-            ARR_LBOUND(result)[0] = 1;
-        });
-        if (!a) return tl::unexpected(a.error());
-        backend::Answer out{0, reinterpret_cast<float*>(ARR_DATA_PTR(result))};
-        if (auto r = backend::score(cm, row, shm::PROBA, out); !r) return tl::unexpected(r.error());
-        return PointerGetDatum(result);
+        return answer(**m, row, true);
     });
 }
 
