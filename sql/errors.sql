@@ -11,6 +11,7 @@ SELECT try($$SELECT pgml.predict('reg', NULL::real[])$$);
 SELECT try($$SELECT pgml.predict('reg', ARRAY[1, 2, 3]::real[])$$);
 SELECT try($$SELECT pgml.predict('reg', '{}'::real[])$$);
 SELECT try($$SELECT pgml.predict('reg', ARRAY[1, 2, NULL, 4, 5, 6, 7]::real[])$$);
+-- (two rows in one array are 14 features: predict_batch takes rows)
 SELECT try($$SELECT pgml.predict('reg', ARRAY[[1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 7]]::real[])$$);
 SELECT try($$SELECT pgml.predict(999999, ARRAY[1, 2]::real[])$$);
 SELECT try($$SELECT pgml.predict_proba('reg', ARRAY[1, 2, 3, 4, 5, 6, 7]::real[])$$);
@@ -47,7 +48,9 @@ SELECT try($$SELECT pgml.train('new', 'regression', 'tiny_data', 'y', test_size 
 CREATE TABLE text_label (a real, y text);
 INSERT INTO text_label VALUES (1, 'one'), (2, 'two');
 SELECT try($$SELECT pgml.train('new', 'regression', 'text_label', 'y')$$);
-CREATE TABLE text_feature (a real, name text, y real);
+-- (text columns are categories since 0.5; a type that is neither a
+-- number, a category nor an array of numbers cannot be a feature)
+CREATE TABLE text_feature (a real, at timestamptz, y real);
 SELECT try($$SELECT pgml.train('new', 'regression', 'text_feature', 'y')$$);
 CREATE TABLE only_label (y real);
 SELECT try($$SELECT pgml.train('new', 'regression', 'only_label', 'y')$$);

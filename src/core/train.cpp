@@ -5,6 +5,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <new>
 #include <thread>
 
 #include "core/xgb.hpp"
@@ -329,6 +330,18 @@ Result<TrainedModel> train(Dataset& raw, preprocess::Plan& plan, const TrainSpec
     if (!bytes) return tl::unexpected(bytes.error());
     out.ubj = std::move(*bytes);
     return out;
+}
+
+Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressHook& hook) {
+    preprocess::Plan plan;
+    try {
+        plan.columns.resize(data.cols());
+        plan.dictionaries.resize(data.cols());
+        for (size_t i = 0; i < data.cols(); ++i) plan.columns[i].name = "f" + std::to_string(i + 1);
+    } catch (const std::bad_alloc&) {
+        return fail(sqlstate::out_of_memory, "out of memory");
+    }
+    return train(data, plan, spec, hook);
 }
 
 Result<size_t> classifier_classes(const std::string& config) {

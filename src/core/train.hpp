@@ -51,6 +51,8 @@ using ProgressHook = std::function<Result<void>(Phase, size_t done, size_t total
 // columns are fitted on the training rows (preprocess::fit_transform) and
 // XGBoost trains on what they encode.
 Result<TrainedModel> train(Dataset& data, preprocess::Plan& plan, const TrainSpec& spec, const ProgressHook& hook);
+// The same for data whose columns are all numbers, named f1, f2, ...
+Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressHook& hook);
 
 // The number of classes a trained classifier's output implies, and a check
 // that its objective produces probabilities (used when importing models).
