@@ -202,7 +202,7 @@ sub active_pid {
 	# DDL waits for the training's lock; the training finishes on the table
 	# as it was; a later retraining on the snapshot fails cleanly.
 	for my $case (['drop', 'dropped', 't_drop', 'DROP TABLE t_drop'],
-				  ['alter', 'altered', 't_alter', 'ALTER TABLE t_alter ALTER COLUMN distance TYPE text']) {
+				  ['alter', 'altered', 't_alter', 'ALTER TABLE t_alter ALTER COLUMN distance TYPE point USING point(distance, 0)']) {
 		my ($what, $done, $table, $ddl) = @$case;
 		my ($th, $tout, $terr) = background(qq{SELECT deployed FROM pgml.train('q_$what', 'regression', '$table', 'depdelayminutes', hyperparams => '{"n_estimators": 150, "max_depth": 6}')});
 		my $tpid = active_pid("q_$what");

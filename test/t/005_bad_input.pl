@@ -74,9 +74,11 @@ BEGIN
           -- the right length with a NULL element somewhere
           WHEN 1 THEN format('SELECT pgml.predict(%L, %L::real[])', 'p',
                              regexp_replace(random_array(10, 'num'), '[^,{}]+', 'NULL', 1, 1 + floor(random() * 10)::int))
+          -- more dimensions are read in storage order: 2 x 4 and 1 x 11 are
+          -- 8 and 11 features, not p's 10
           WHEN 2 THEN format('SELECT pgml.predict(%L, %L::%s)', 'p',
-                             '{' || random_array(5, num) || ',' || random_array(5, num) || '}', t)
-          WHEN 3 THEN format('SELECT pgml.predict(%L, %L::real[])', 'p', '{{' || random_array(10, 'num') || '}}')
+                             '{' || random_array(4, num) || ',' || random_array(4, num) || '}', t)
+          WHEN 3 THEN format('SELECT pgml.predict(%L, %L::real[])', 'p', '{{' || random_array(11, 'num') || '}}')
           WHEN 4 THEN format('SELECT pgml.predict(%L, %L::real[])', 'p',
                              random_array(len, (ARRAY['NaN', 'Infinity', '-Infinity'])[1 + floor(random() * 3)::int]))
           WHEN 5 THEN format('SELECT pgml.predict(%L, %L::real[])', md5(random()::text), random_array(10, 'num'))

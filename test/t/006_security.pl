@@ -105,7 +105,7 @@ SELECT coalesce(string_agg(p.oid::regprocedure::text, ', '), '') FROM pg_proc p
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgml_worker')
    AND l.lanname IN ('sql', 'plpgsql')
    AND NOT coalesce(p.proconfig @> '{"search_path=pg_catalog, pg_temp"}', false)}),
-	'pgml.train(text,text,text,text,text,jsonb,real,text,boolean)',
+	'pgml.train(text,text,text,text,text,jsonb,real,text,boolean,jsonb)',
 	'every SQL and PL/pgSQL function pins search_path = pg_catalog, pg_temp, but pgml.train');
 
 # search_path hijack: bob's schema shadows the functions and operators the
