@@ -9,9 +9,9 @@
 // per second in chunks, and ns a row one row a call (as pgml.predict
 // scores in place), on at most SINGLE_ROWS rows.
 //
-// Usage: forest_batch MODEL.ubj ROWS.csv [SINGLE_ROWS]  (the CSV of
-// bench/gen_flights.py: the label, then the ten features). Prints
-// "name value" lines.
+// Usage: forest_batch MODEL.ubj ROWS.csv [SINGLE_ROWS [MAX_ROWS]]  (the
+// CSV of bench/gen_flights.py: the label, then the ten features; at most
+// MAX_ROWS of it are read). Prints "name value" lines.
 #include <xgboost/c_api.h>
 
 #include <algorithm>
@@ -46,13 +46,14 @@ void check(int rc) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3 && argc != 4) die("usage: forest_batch MODEL.ubj ROWS.csv [SINGLE_ROWS]");
+    if (argc < 3 || argc > 5) die("usage: forest_batch MODEL.ubj ROWS.csv [SINGLE_ROWS [MAX_ROWS]]");
+    const size_t max_rows = argc == 5 ? std::strtoul(argv[4], nullptr, 10) : SIZE_MAX;
     std::ifstream in(argv[1], std::ios::binary);
     const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
     constexpr size_t kWidth = 10;
     std::vector<float> rows;
     std::ifstream csv(argv[2]);
-    for (std::string line; std::getline(csv, line);) {
+    for (std::string line; rows.size() / kWidth < max_rows && std::getline(csv, line);) {
         std::istringstream fields(line);
         std::string v;
         std::getline(fields, v, ',');  // the label
@@ -102,7 +103,7 @@ int main(int argc, char** argv) {
     std::printf("rows %zu\nforest_rows_per_s %.0f\nxgboost_rows_per_s %.0f\nlayout %s\n", n,
                 n / best_forest, n / best_xgb, (*f)->complete_depth ? "complete" : "general");
 
-    const size_t single = std::min<size_t>(n, argc == 4 ? std::strtoul(argv[3], nullptr, 10) : 100000);
+    const size_t single = std::min<size_t>(n, argc >= 4 ? std::strtoul(argv[3], nullptr, 10) : 100000);
     for (auto layout : {pgml::forest::Layout::general, pgml::forest::Layout::complete}) {
         const char* name = layout == pgml::forest::Layout::general ? "general" : "complete";
         auto lsize = pgml::forest::forest_size(*doc, layout);
