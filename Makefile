@@ -11,7 +11,8 @@
 EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
 DATA        = sql/pgml_worker--0.1.sql sql/pgml_worker--0.1--0.2.sql sql/pgml_worker--0.2--0.3.sql \
-              sql/pgml_worker--0.3--0.4.sql sql/pgml_worker--0.4--0.5.sql
+              sql/pgml_worker--0.3--0.4.sql sql/pgml_worker--0.4--0.5.sql \
+              sql/pgml_worker--0.5--0.6.sql
 
 # Pure C++ folders (no Postgres headers) and Postgres-facing ones; the
 # layering between them is in scripts/check_layers.sh and src/README.md.
@@ -28,7 +29,7 @@ SHLIB_LINK  = -lxgboost -lgomp -lstdc++
 # them against a running server that preloads pgml_worker (as
 # test/regress.conf sets up). `make test` runs them, and the unit tests,
 # in throwaway clusters of its own (scripts/test.sh).
-REGRESS      = setup upgrade train predict deploy import_export errors worker python_compare datasets preprocess
+REGRESS      = setup upgrade train predict deploy import_export errors worker python_compare datasets preprocess search
 ISOLATION    = deploy load_dataset
 ISOLATION_OPTS = --inputdir=test/isolation
 TAP_TESTS    = 1

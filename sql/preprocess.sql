@@ -30,8 +30,10 @@ SELECT (g % 40) / 10.0,
 
 -- Text, varchar, char and enum columns are categories; an array column is
 -- one feature per element. With no preprocess, categories are numbered
--- as the training rows first show them, NULL stays missing.
-SELECT * FROM pgml.train('gems', 'regression', 'gems', 'price', hyperparams => '{"n_estimators": 30}');
+-- as the training rows first show them, NULL stays missing. The gems
+-- trainings here split with test_sampling last: the training rows are
+-- the first 1200 (training_gems), whose statistics the checks compute.
+SELECT * FROM pgml.train('gems', 'regression', 'gems', 'price', hyperparams => '{"n_estimators": 30}', test_sampling => 'last');
 SELECT num_features, feature_names FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'gems';
 SELECT c->>'name' AS name, c->>'kind' AS kind, c->>'type' AS type, c->'width' AS width, c->'categories' AS categories
   FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id,
@@ -58,7 +60,7 @@ SELECT pgml.predict(d.id, g) = pgml.predict('gems', g) AS by_model_id
 
 -- Every preprocess option. Training rows: the first 1200 (test_sampling
 -- last, test_size 0.25).
-SELECT * FROM pgml.train('gems_pp', 'regression', 'gems', 'price', hyperparams => '{"n_estimators": 30}',
+SELECT * FROM pgml.train('gems_pp', 'regression', 'gems', 'price', hyperparams => '{"n_estimators": 30}', test_sampling => 'last',
     preprocess => '{"carat": {"scale": "standard"},
                     "cut": {"encode": "one_hot", "impute": "mode"},
                     "color": {"encode": "target"},
@@ -97,12 +99,12 @@ SELECT bool_and(pgml.predict('gems_pp', g) = pgml.predict('gems_pp', pgml.encode
 -- The other imputes, each the statistic of the training rows.
 SELECT i AS impute, (pgml.encode_row('gems_' || i, (1::real, 'Good'::text, 'E'::text, 'a'::text, 'VS'::clarity, NULL::float8, ARRAY[0, 0])))[6] AS depth_filled
   FROM unnest(ARRAY['mean', 'min', 'max', 'zero', 'mode']) i,
-       LATERAL pgml.train('gems_' || i, 'regression', 'gems', 'price', hyperparams => '{"n_estimators": 2}',
+       LATERAL pgml.train('gems_' || i, 'regression', 'gems', 'price', hyperparams => '{"n_estimators": 2}', test_sampling => 'last',
                           preprocess => jsonb_build_object('depth', jsonb_build_object('impute', i))) t;
 SELECT avg(depth)::real AS mean, min(depth)::real AS min, max(depth)::real AS max FROM training_gems;
 -- max_abs divides by the largest magnitude.
 SELECT (pgml.encode_row('gems_ma', (2::real, 'Good'::text, 'E'::text, 'a'::text, 'VS'::clarity, 60::float8, ARRAY[0, 0])))[1] AS carat_2_of_max_3_9
-  FROM pgml.train('gems_ma', 'regression', 'gems', 'price', hyperparams => '{"n_estimators": 2}',
+  FROM pgml.train('gems_ma', 'regression', 'gems', 'price', hyperparams => '{"n_estimators": 2}', test_sampling => 'last',
                   preprocess => '{"carat": {"scale": "max_abs"}}');
 
 -- Classification from rows, predict_proba included.
@@ -133,7 +135,7 @@ SELECT try($$SELECT pgml.train('bad', 'regression', 'gems', 'price', preprocess 
 SELECT try($$SELECT pgml.train('bad', 'regression', 'gems', 'price', preprocess => '{"price": {"scale": "standard"}}')$$);
 SELECT try($$SELECT pgml.train('bad', 'regression', 'gems', 'price', preprocess => '{"Cut": {"impute": "mode"}}')$$);
 -- A named column's impute defaults to error: NULL in training fails.
-SELECT try($$SELECT pgml.train('bad', 'regression', 'gems', 'price', preprocess => '{"depth": {"scale": "standard"}}')$$);
+SELECT try($$SELECT pgml.train('bad', 'regression', 'gems', 'price', test_sampling => 'last', preprocess => '{"depth": {"scale": "standard"}}')$$);
 -- Arrays must have one length.
 CREATE TABLE ragged (x integer[], y real);
 INSERT INTO ragged VALUES (ARRAY[1, 2], 1), (ARRAY[1, 2, 3], 2);
@@ -163,7 +165,7 @@ SELECT try($$SELECT pgml.predict('gems', NULL::gems)$$);
 SELECT try($$SELECT pgml.predict('gems_pp', (1.5::real, 'Ideal'::text, 'D'::text, 'a'::text, 'VS'::text, NULL::float8, ARRAY[1, 2]))$$) AS median_fills_null;
 SELECT try($$SELECT pgml.predict_proba('gems', g) FROM gems g LIMIT 1$$);
 -- A model trained with impute error refuses a NULL at prediction too.
-SELECT * FROM pgml.train('gems_err', 'regression', 'gems', 'price', hyperparams => '{"n_estimators": 2}',
+SELECT * FROM pgml.train('gems_err', 'regression', 'gems', 'price', hyperparams => '{"n_estimators": 2}', test_sampling => 'last',
                          preprocess => '{"carat": {"scale": "standard"}}');
 SELECT try($$SELECT pgml.predict('gems_err', (NULL::real, 'Ideal'::text, 'D'::text, 'a'::text, 'VS'::text, 60::float8, ARRAY[1, 2]))$$);
 

@@ -19,10 +19,19 @@ SELECT count(*) AS columns_at_0_3 FROM pg_attribute WHERE attrelid = 'pgml.worke
 ALTER EXTENSION pgml_worker UPDATE TO '0.4';
 SELECT count(*) AS columns_at_0_4 FROM pg_attribute WHERE attrelid = 'pgml.worker_status'::regclass AND attnum > 0;
 SELECT to_regprocedure('pgml.load_dataset(text, text, bigint, jsonb)') IS NULL AS no_load_dataset_at_0_4;
--- To the current version: 0.5 adds load_dataset and version.
+-- 0.5 adds load_dataset, version and predictions from rows.
+ALTER EXTENSION pgml_worker UPDATE TO '0.5';
+SELECT * FROM pgml.load_dataset('iris', "limit" => 10);
+SELECT pgml.predict('old', t) = :'before_update'::real AS row_predict_at_0_5 FROM t WHERE x = 50;
+-- To the current version: 0.6 makes the snapshots' label an array and
+-- adds search, stratified splits and trained_models. The 0.1 snapshot is
+-- reused as it was (its split included), and a search trains on it.
 ALTER EXTENSION pgml_worker UPDATE;
 SELECT extversion, pgml.version() FROM pg_extension WHERE extname = 'pgml_worker';
-SELECT * FROM pgml.load_dataset('iris', "limit" => 10);
+SELECT y_column_name, test_sampling, materialized FROM pgml.snapshots;
+SELECT deployed AS retrained_deployed FROM pgml.train('old', hyperparams => '{"n_estimators": 3}', automatic_deploy => false,
+                                                      search => 'grid', search_params => '{"max_depth": [1, 2]}', search_args => '{"cv": 2}');
+SELECT name, algorithm, test_sampling, deployed FROM pgml.trained_models ORDER BY id;
 SELECT v = :'before_update'::real AS batch_uses_old_model, pgml.predict('old', ARRAY[50]::real[]) = :'before_update'::real AS still_serves
   FROM pgml.predict_batch('old', ARRAY[50]::real[]) v;
 SELECT string_agg(pg_describe_object(classid, objid, objsubid), E'\n'

@@ -21,21 +21,33 @@ using Clock = std::chrono::steady_clock;
 class Progress {
 public:
     Result<void> operator()(Phase phase, size_t done, size_t total) {
+        if (phase == Phase::searching) {
+            // Each fit of a search then reports within "fit i of n".
+            search_fit_ = done;
+            search_fits_ = total;
+        }
         auto now = Clock::now();
-        bool report = now - last_ >= std::chrono::seconds(5);
+        // (searching 0 of 0 ends a search: quietly.)
+        bool report = now - last_ >= std::chrono::seconds(5) && total > 0;
         if (report) last_ = now;
         const char* what = phase == Phase::preparing ? "building training matrix from"
+                           : phase == Phase::searching ? "cross-validation fit"
                            : phase == Phase::boosting ? "boosting round"
                                                       : "scoring test row";
         return pg::call([&] {
             CHECK_FOR_INTERRUPTS();
-            if (report)
+            if (!report) return;
+            if (search_fits_ && phase != Phase::searching)
+                ereport(NOTICE, (errmsg("pgml.train: search fit %zu of %zu: %s %zu of %zu", search_fit_,
+                                        search_fits_, what, done, total)));
+            else
                 ereport(NOTICE, (errmsg("pgml.train: %s %zu of %zu", what, done, total)));
         });
     }
 
 private:
     Clock::time_point last_ = Clock::now();
+    size_t search_fit_ = 0, search_fits_ = 0;
 };
 
 }  // namespace

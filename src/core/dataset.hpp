@@ -38,24 +38,39 @@ private:
     std::vector<std::unique_ptr<float[]>> chunk_y_;
 };
 
-enum class Sampling { first, last, random };
+enum class Sampling { first, last, random, stratified };
 
 // Which rows are the training set and which the test set. For first/last
-// the sets are ranges of the scan order; for random a seeded permutation, so
-// retraining on the same snapshot reproduces the same split.
+// the sets are ranges of the scan order; random and stratified use a seeded
+// permutation, so retraining on the same snapshot reproduces the same split.
 class Split {
 public:
+    // first, last or random.
     Split(size_t rows, size_t test_rows, Sampling sampling, uint64_t seed);
+    // stratified: every distinct label value (class) lands in the test set
+    // in proportion to its rows (largest remainders settle the rounding),
+    // the rows of each picked at random. The training rows are ordered so
+    // that each class is spread evenly over them: contiguous folds of them
+    // (fold()) are stratified too.
+    static Split stratified(const Dataset& d, size_t test_rows, uint64_t seed);
+
     size_t train_rows() const { return train_rows_; }
     size_t test_rows() const { return test_rows_; }
     size_t train_index(size_t i) const { return at(test_first_ ? test_rows_ + i : i); }
     size_t test_index(size_t i) const { return at(test_first_ ? i : train_rows_ + i); }
 
+    // Fold k of `folds` for cross-validation on the training rows, as
+    // PostgresML cuts them: its test set is the k-th block of
+    // train_rows() / folds training rows, its training set the others
+    // (the remainder rows always train). Needs 2 <= folds <= train_rows().
+    Split fold(size_t k, size_t folds) const;
+
 private:
+    Split(std::vector<uint32_t> order, size_t test_rows);
     size_t at(size_t pos) const { return order_.empty() ? pos : order_[pos]; }
     size_t train_rows_, test_rows_;
     bool test_first_;
-    std::vector<uint32_t> order_;  // empty unless sampling is random
+    std::vector<uint32_t> order_;  // empty for first and last
 };
 
 // Copies rows [begin, begin + n) of a selection into a dense row-major

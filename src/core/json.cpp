@@ -1,5 +1,8 @@
 #include "core/json.hpp"
 
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 
@@ -196,6 +199,38 @@ Result<Value> parse(std::string_view text) {
     } catch (...) {
         return fail(sqlstate::internal, "unexpected exception reading JSON");
     }
+}
+
+void write_string(std::string& out, std::string_view s) {
+    out.push_back('"');
+    for (unsigned char ch : s) {
+        switch (ch) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            case '\r': out += "\\r"; break;
+            default:
+                if (ch < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+                    out += buf;
+                } else {
+                    out.push_back(static_cast<char>(ch));
+                }
+        }
+    }
+    out.push_back('"');
+}
+
+void write_number(std::string& out, double x) {
+    if (!std::isfinite(x)) {
+        out += "null";
+        return;
+    }
+    char buf[32];
+    auto end = std::to_chars(buf, buf + sizeof buf, x).ptr;  // shortest text that reads back the same
+    out.append(buf, end);
 }
 
 }  // namespace pgml::json

@@ -1,4 +1,4 @@
-// A small JSON reader for what the extension stores itself as JSON (the
+// A small JSON reader and writer for what the extension stores itself as JSON (the
 // fitted preprocessing) and reads back from a jsonb column, where a user
 // with the rights may have changed it: any input gives a value or an
 // Error, never a crash, and nesting is bounded. Pure C++.
@@ -27,5 +27,10 @@ struct Value {
 };
 
 Result<Value> parse(std::string_view text);
+
+// Writers: a string quoted and escaped; a number in the shortest text that
+// reads back as the same double, null when not finite (JSON has no NaN).
+void write_string(std::string& out, std::string_view s);
+void write_number(std::string& out, double x);
 
 }  // namespace pgml::json

@@ -234,39 +234,6 @@ auto no_throw(F&& f) -> decltype(f()) {
     }
 }
 
-// JSON output.
-void json_string(std::string& out, std::string_view s) {
-    out.push_back('"');
-    for (unsigned char ch : s) {
-        switch (ch) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            case '\r': out += "\\r"; break;
-            default:
-                if (ch < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-                    out += buf;
-                } else {
-                    out.push_back(static_cast<char>(ch));
-                }
-        }
-    }
-    out.push_back('"');
-}
-
-void json_number(std::string& out, double x) {
-    if (!std::isfinite(x)) {
-        out += "null";
-        return;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", x);
-    out += buf;
-}
-
 }  // namespace
 
 int64_t Dictionary::intern(std::string_view s) noexcept {
@@ -497,9 +464,9 @@ std::string to_json(const std::vector<Column>& columns) {
         const Column& c = columns[i];
         if (i) out += ", ";
         out += "{\"name\": ";
-        json_string(out, c.name);
+        json::write_string(out, c.name);
         out += ", \"type\": ";
-        json_string(out, c.type);
+        json::write_string(out, c.type);
         out += std::string(", \"kind\": \"") + name_of(c.kind) + "\", \"width\": " + std::to_string(c.width);
         out += std::string(", \"encode\": \"") + name_of(c.options.encode) + "\", \"impute\": \"" +
                name_of(c.options.impute) + "\", \"scale\": \"" + name_of(c.options.scale) + "\"";
@@ -511,30 +478,30 @@ std::string to_json(const std::vector<Column>& columns) {
         if (c.kind == Kind::numeric)
             for (const auto& [key, x] : numbers) {
                 out += std::string(", \"") + key + "\": ";
-                json_number(out, x);
+                json::write_number(out, x);
             }
         out += "}";
         if (c.kind == Kind::categorical) {
             out += ", \"categories\": [";
             for (size_t k = 0; k < c.categories.size(); ++k) {
                 if (k) out += ", ";
-                json_string(out, c.categories[k]);
+                json::write_string(out, c.categories[k]);
             }
             out += "], \"values\": [";
             for (size_t k = 0; k < c.values.size(); ++k) {
                 if (k) out += ", ";
-                json_number(out, c.values[k]);
+                json::write_number(out, c.values[k]);
             }
             out += "], \"unseen\": ";
-            json_number(out, c.unseen);
+            json::write_number(out, c.unseen);
             out += ", \"fill_category\": " + std::to_string(c.fill_category);
         }
         out += ", \"fill\": ";
-        json_number(out, c.fill);
+        json::write_number(out, c.fill);
         out += ", \"shift\": ";
-        json_number(out, c.shift);
+        json::write_number(out, c.shift);
         out += ", \"scale_by\": ";
-        json_number(out, c.scale);
+        json::write_number(out, c.scale);
         out += "}";
     }
     out += "]";

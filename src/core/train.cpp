@@ -8,6 +8,7 @@
 #include <new>
 #include <thread>
 
+#include "core/search.hpp"
 #include "core/xgb.hpp"
 
 namespace pgml {
@@ -196,16 +197,179 @@ const char* default_objective(Task task, size_t classes) {
     return classes == 2 ? "binary:logistic" : "multi:softprob";
 }
 
+// What every fit of one training shares.
+struct Setup {
+    Task task;
+    size_t num_classes;  // 1 for regression
+    Algorithm algorithm;
+};
+
+// PostgresML's measure of a model for search and deployment.
+const char* target_metric(Task task) { return task == Task::regression ? "r2" : "f1"; }
+
+// XGBoost's parameters for one fit, from the user's: ours first, so that
+// the user's override them. validate_parameters makes XGBoost report
+// unknown keys (the Python package turns it on too; the C API leaves it
+// off). n_estimators is the number of boosting rounds, or for a random
+// forest (XGBoost's XGBRF estimators' defaults) the trees of its one round.
+Result<Params> booster_params(const Params& user, const Setup& s, int& rounds) {
+    auto n = rounds_of(user);
+    if (!n) return tl::unexpected(n.error());
+    if (auto ok = check_threads(user); !ok) return tl::unexpected(ok.error());
+    Params params = {{"objective", default_objective(s.task, s.num_classes)},
+                     {"validate_parameters", "1"}};
+    const std::string* kind = find_param(user, "booster");
+    if (!(kind && *kind == "gblinear")) params.emplace_back("tree_method", "hist");
+    if (s.num_classes > 2) params.emplace_back("num_class", std::to_string(s.num_classes));
+    rounds = *n;
+    if (s.algorithm == Algorithm::xgboost_random_forest) {
+        for (const auto& kv : Params{{"eta", "1"}, {"subsample", "0.8"}, {"colsample_bynode", "0.8"},
+                                     {"lambda", "1e-05"}, {"num_parallel_tree", std::to_string(*n)}})
+            params.push_back(kv);
+        rounds = 1;
+    }
+    for (const auto& kv : user)
+        if (kv.first != "n_estimators") params.push_back(kv);
+    return params;
+}
+
+struct Fitted {
+    xgb::Booster booster;
+    metrics::Named metrics;
+    double fit_time = 0, score_time = 0;
+};
+
+// Trains on the split's training rows and scores on its test rows.
+Result<Fitted> fit_and_score(const Dataset& data, const Split& split, const Params& user,
+                             const Setup& setup, const ProgressHook& hook) {
+    int rounds = 0;
+    auto params = booster_params(user, setup, rounds);
+    if (!params) return tl::unexpected(params.error());
+
+    auto fit_start = Clock::now();
+    const std::string* method = find_param(user, "tree_method");
+    const std::string* kind = find_param(user, "booster");
+    // gblinear has no trees (no tree_method) and cannot train from a
+    // QuantileDMatrix; "auto" lets XGBoost choose, which QuantileDMatrix
+    // does not allow either.
+    const bool linear = kind && *kind == "gblinear";
+    bool hist = !linear && (!method || *method == "hist");
+    auto dtrain = hist ? quantile_matrix(data, split, user) : dense_matrix(data, split);
+    if (!dtrain) return tl::unexpected(dtrain.error());
+
+    auto booster = xgb::Booster::create(*dtrain);
+    if (!booster) return tl::unexpected(booster.error());
+    for (const auto& [k, v] : *params)
+        if (auto r = booster->set_param(k, v); !r) return tl::unexpected(r.error());
+
+    xgb::take_log();
+    for (int round = 0; round < rounds; ++round) {
+        if (auto r = booster->update(round, *dtrain); !r) return tl::unexpected(r.error());
+        if (round == 0)
+            if (auto r = reject_unused_params(); !r) return tl::unexpected(r.error());
+        if (auto r = hook(Phase::boosting, round + 1, rounds); !r) return tl::unexpected(r.error());
+    }
+    dtrain = xgb::DMatrix();  // free the training matrix before scoring
+    Fitted out;
+    out.fit_time = seconds_since(fit_start);
+
+    // Score the test rows batch by batch with in-place prediction.
+    const size_t num_classes = setup.num_classes;
+    auto score_start = Clock::now();
+    std::vector<float> truth(split.test_rows()), predicted;
+    predicted.reserve(split.test_rows() * (num_classes == 1 ? 1 : num_classes));
+    std::vector<float> x(std::min(kBatchRows, split.test_rows()) * data.cols());
+    for (size_t pos = 0; pos < split.test_rows(); pos += kBatchRows) {
+        size_t n = std::min(kBatchRows, split.test_rows() - pos);
+        gather(data, [&](size_t i) { return split.test_index(i); }, pos, n, x.data(),
+               truth.data() + pos);
+        auto p = [&] {
+            xgb::SignalsBlocked blocked;  // only around XGBoost: the hook below must be cancellable
+            return booster->predict_dense(x.data(), n, data.cols());
+        }();
+        if (!p) return tl::unexpected(p.error());
+        for (size_t i = 0; i < p->count; ++i) {
+            if (!std::isfinite(p->values[i]))
+                return fail(sqlstate::data_exception,
+                            "the trained model predicts non-finite values on the test set",
+                            "Check the hyperparameters (eta, max_delta_step, ...) and the features.");
+            // Binary classifiers output P(class 1); spell out both classes.
+            if (num_classes == 2) predicted.push_back(1.0f - p->values[i]);
+            predicted.push_back(p->values[i]);
+        }
+        if (auto r = hook(Phase::scoring, pos + n, split.test_rows()); !r)
+            return tl::unexpected(r.error());
+    }
+    out.metrics = setup.task == Task::regression
+                      ? metrics::regression(predicted, truth)
+                      : metrics::classification(predicted, truth, num_classes);
+    out.score_time = seconds_since(score_start);
+    out.booster = std::move(*booster);
+    return out;
+}
+
+double metric_of(const metrics::Named& m, const char* key) {
+    for (const auto& [k, v] : m)
+        if (k == key) return v;
+    return NAN;
+}
+
+// search => grid | random: every candidate scored on every fold of the
+// training rows; the best one's hyperparameters are appended to params
+// and the report goes to search_results.
+Result<void> run_search(const Dataset& data, const Split& split, const TrainSpec& spec, const Setup& setup,
+                        const ProgressHook& hook, Params& params, std::string& search_results) {
+    const search::Options& o = spec.search;
+    if (split.train_rows() / o.cv < 1)
+        return fail(sqlstate::data_exception,
+                    "cross-validation with " + std::to_string(o.cv) + " folds needs at least " +
+                        std::to_string(o.cv) + " training rows, the split has " +
+                        std::to_string(split.train_rows()),
+                    "Lower search_args' cv, or train on more rows.");
+    const auto candidates = search::candidates(o, spec.seed);
+    search::Scores scores;
+    for (auto* m : {&scores.score, &scores.fit_time, &scores.score_time})
+        m->assign(candidates.size(), std::vector<double>(o.cv, NAN));
+    const size_t fits = candidates.size() * o.cv;
+    size_t done = 0;
+    for (size_t k = 0; k < o.cv; ++k) {
+        const Split fold = split.fold(k, o.cv);
+        for (size_t c = 0; c < candidates.size(); ++c) {
+            if (auto r = hook(Phase::searching, ++done, fits); !r) return tl::unexpected(r.error());
+            Params p = spec.params;
+            for (auto& kv : search::params_of(o, candidates[c])) p.push_back(std::move(kv));
+            auto f = fit_and_score(data, fold, p, setup, hook);
+            if (!f) {
+                Error e = f.error();
+                e.message = "search candidate " + std::to_string(c) + ": " + e.message;
+                return tl::unexpected(std::move(e));
+            }
+            scores.score[c][k] = metric_of(f->metrics, target_metric(setup.task));
+            scores.fit_time[c][k] = f->fit_time;
+            scores.score_time[c][k] = f->score_time;
+        }
+    }
+    if (auto r = hook(Phase::searching, 0, 0); !r) return tl::unexpected(r.error());  // the search is over
+    const size_t best = search::best(scores);
+    for (auto& kv : search::params_of(o, candidates[best])) params.push_back(std::move(kv));
+    search_results = search::report(o, candidates, scores, best);
+    return {};
+}
+
 }  // namespace
 
 Result<TrainedModel> train(Dataset& raw, preprocess::Plan& plan, const TrainSpec& spec, const ProgressHook& hook) {
     xgb::install_log_capture();
     TrainedModel out;
-
-    auto rounds = rounds_of(spec.params);
-    if (!rounds) return tl::unexpected(rounds.error());
+    if (auto n = rounds_of(spec.params); !n) return tl::unexpected(n.error());
     if (auto ok = check_threads(spec.params); !ok) return tl::unexpected(ok.error());
-    out.rounds = *rounds;
+    if (auto ok = search::check(spec.search, [&] {
+            std::vector<std::string> names;
+            for (const auto& kv : spec.params) names.push_back(kv.first);
+            return names;
+        }());
+        !ok)
+        return tl::unexpected(ok.error());
 
     Dataset* in = &raw;
     size_t test_rows = spec.test_size >= 1.0
@@ -238,8 +402,11 @@ Result<TrainedModel> train(Dataset& raw, preprocess::Plan& plan, const TrainSpec
                         std::string("Omit objective; this label needs \"") +
                             default_objective(spec.task, num_classes) + "\".");
     }
+    const Setup setup{spec.task, num_classes, spec.algorithm};
 
-    Split split(raw.rows(), test_rows, spec.sampling, spec.seed);
+    Split split = spec.sampling == Sampling::stratified
+                      ? Split::stratified(raw, test_rows, spec.seed)
+                      : Split(raw.rows(), test_rows, spec.sampling, spec.seed);
     // Categories encoded, values imputed and scaled, fitted on the
     // training rows; the raw rows are freed once encoded.
     Dataset encoded(0);
@@ -258,75 +425,19 @@ Result<TrainedModel> train(Dataset& raw, preprocess::Plan& plan, const TrainSpec
     out.test_rows = split.test_rows();
     if (auto r = hook(Phase::preparing, 0, split.train_rows()); !r) return tl::unexpected(r.error());
 
-    auto fit_start = Clock::now();
-    const std::string* method = find_param(spec.params, "tree_method");
-    const std::string* kind = find_param(spec.params, "booster");
-    // gblinear has no trees (no tree_method) and cannot train from a
-    // QuantileDMatrix; "auto" lets XGBoost choose, which QuantileDMatrix
-    // does not allow either.
-    const bool linear = kind && *kind == "gblinear";
-    bool hist = !linear && (!method || *method == "hist");
-    auto dtrain = hist ? quantile_matrix(data, split, spec.params) : dense_matrix(data, split);
-    if (!dtrain) return tl::unexpected(dtrain.error());
-
-    auto booster = xgb::Booster::create(*dtrain);
-    if (!booster) return tl::unexpected(booster.error());
-    // Our defaults first, so that the user's values override them.
-    // validate_parameters makes XGBoost report unknown keys (the Python
-    // package turns it on too; the C API leaves it off).
-    Params params = {{"objective", default_objective(spec.task, num_classes)},
-                     {"validate_parameters", "1"}};
-    if (!linear) params.emplace_back("tree_method", "hist");
-    if (num_classes > 2) params.emplace_back("num_class", std::to_string(num_classes));
-    for (const auto& kv : spec.params)
-        if (kv.first != "n_estimators") params.push_back(kv);
-    for (const auto& [k, v] : params)
-        if (auto r = booster->set_param(k, v); !r) return tl::unexpected(r.error());
-
-    xgb::take_log();
-    for (int round = 0; round < out.rounds; ++round) {
-        if (auto r = booster->update(round, *dtrain); !r) return tl::unexpected(r.error());
-        if (round == 0)
-            if (auto r = reject_unused_params(); !r) return tl::unexpected(r.error());
-        if (auto r = hook(Phase::boosting, round + 1, out.rounds); !r)
+    Params params = spec.params;
+    if (spec.search.kind != search::Kind::none)
+        if (auto r = run_search(data, split, spec, setup, hook, params, out.search_results); !r)
             return tl::unexpected(r.error());
-    }
-    dtrain = xgb::DMatrix();  // free the training matrix before scoring
-    double fit_time = seconds_since(fit_start);
 
-    // Score the test rows batch by batch with in-place prediction.
-    auto score_start = Clock::now();
-    std::vector<float> truth(split.test_rows()), predicted;
-    predicted.reserve(split.test_rows() * (num_classes == 1 ? 1 : num_classes));
-    std::vector<float> x(std::min(kBatchRows, split.test_rows()) * data.cols());
-    for (size_t pos = 0; pos < split.test_rows(); pos += kBatchRows) {
-        size_t n = std::min(kBatchRows, split.test_rows() - pos);
-        gather(data, [&](size_t i) { return split.test_index(i); }, pos, n, x.data(),
-               truth.data() + pos);
-        auto p = [&] {
-            xgb::SignalsBlocked blocked;  // only around XGBoost: the hook below must be cancellable
-            return booster->predict_dense(x.data(), n, data.cols());
-        }();
-        if (!p) return tl::unexpected(p.error());
-        for (size_t i = 0; i < p->count; ++i) {
-            if (!std::isfinite(p->values[i]))
-                return fail(sqlstate::data_exception,
-                            "the trained model predicts non-finite values on the test set",
-                            "Check the hyperparameters (eta, max_delta_step, ...) and the features.");
-            // Binary classifiers output P(class 1); spell out both classes.
-            if (num_classes == 2) predicted.push_back(1.0f - p->values[i]);
-            predicted.push_back(p->values[i]);
-        }
-        if (auto r = hook(Phase::scoring, pos + n, split.test_rows()); !r)
-            return tl::unexpected(r.error());
-    }
-    out.metrics = spec.task == Task::regression
-                      ? metrics::regression(predicted, truth)
-                      : metrics::classification(predicted, truth, num_classes);
-    out.metrics.emplace_back("fit_time", fit_time);
-    out.metrics.emplace_back("score_time", seconds_since(score_start));
+    auto fitted = fit_and_score(data, split, params, setup, hook);
+    if (!fitted) return tl::unexpected(fitted.error());
+    if (auto p = booster_params(params, setup, out.rounds); !p) return tl::unexpected(p.error());
+    out.metrics = std::move(fitted->metrics);
+    out.metrics.emplace_back("fit_time", fitted->fit_time);
+    out.metrics.emplace_back("score_time", fitted->score_time);
 
-    auto bytes = booster->save_ubj();
+    auto bytes = fitted->booster.save_ubj();
     if (!bytes) return tl::unexpected(bytes.error());
     out.ubj = std::move(*bytes);
     return out;

@@ -13,10 +13,16 @@
 #include "core/error.hpp"
 #include "core/metrics.hpp"
 #include "core/preprocess.hpp"
+#include "core/search.hpp"
 
 namespace pgml {
 
 enum class Task { regression, classification };
+
+// The algorithms XGBoost itself trains, by PostgresML's names: boosted
+// trees, and a random forest (one round of n_estimators parallel trees,
+// with the defaults of XGBoost's XGBRF estimators).
+enum class Algorithm { xgboost, xgboost_random_forest };
 
 // Hyperparameters as given by the user, in their order. n_estimators is ours
 // (the number of boosting rounds); everything else goes to XGBoost as is.
@@ -24,7 +30,11 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 
 struct TrainSpec {
     Task task = Task::regression;
+    Algorithm algorithm = Algorithm::xgboost;
     Params params;
+    // search => grid | random, search_params, search_args: the best
+    // candidate's values are added to params.
+    search::Options search;
     // preprocess => jsonb: options by column name.
     std::vector<std::pair<std::string, preprocess::Options>> preprocess;
     double test_size = 0.25;  // < 1: fraction of rows; >= 1: row count
@@ -38,12 +48,13 @@ struct TrainedModel {
     std::vector<std::string> feature_types;  // the type of the column each came from
     std::string preprocessing;      // the fitted plan as JSON (preprocess::to_json)
     metrics::Named metrics;         // includes fit_time and score_time
+    std::string search_results;     // a search's report (search::report), or empty
     std::vector<double> classes;    // classification: label value of class i
     size_t train_rows = 0, test_rows = 0;
     int rounds = 0;
 };
 
-enum class Phase { preparing, boosting, scoring };
+enum class Phase { preparing, searching, boosting, scoring };
 // Called between units of work; an Error return aborts training.
 using ProgressHook = std::function<Result<void>(Phase, size_t done, size_t total)>;
 

@@ -9,6 +9,7 @@
 #include "pg/guard.hpp"
 #include "sqlapi/hyperparams.hpp"
 #include "sqlapi/preprocess_args.hpp"
+#include "sqlapi/search_args.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -79,7 +80,10 @@ Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* lab
     const TrainedModel* model = &trained->model;
     const size_t rows = trained->rows;
 
-    const std::string metrics_json = metrics::to_json(model->metrics);
+    // A search's report goes into the metrics, as PostgresML keeps it.
+    std::string metrics_json = metrics::to_json(model->metrics);
+    if (!model->search_results.empty())
+        metrics_json.insert(metrics_json.size() - 1, ", \"search_results\": " + model->search_results);
     Datum result = 0;
     auto r = pg::call([&] {
         TupleDesc desc;
@@ -115,40 +119,92 @@ Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* lab
     return result;
 }
 
+// The label column: y_column_name text[] since 0.6, text before.
+const char* label_column(FunctionCallInfo fcinfo) {
+    if (get_fn_expr_argtype(fcinfo->flinfo, 1) == TEXTOID) return text_to_cstring(PG_GETARG_TEXT_PP(1));
+    ArrayType* a = PG_GETARG_ARRAYTYPE_P(1);
+    Datum* names;
+    bool* nulls;
+    int n;
+    deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+    if (n != 1 || nulls[0])
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("y_column_name must name one label column, not %d", n),
+                        errhint("pgml.train_joint trains on several.")));
+    return TextDatumGetCString(names[0]);
+}
+
+// The search options, for the core.
+search::Options search_options(const SearchArgs& a) {
+    search::Options o;
+    o.kind = a.kind == SearchArgs::grid     ? search::Kind::grid
+             : a.kind == SearchArgs::random ? search::Kind::random
+                                            : search::Kind::none;
+    for (int i = 0; i < a.num_axes; ++i) {
+        search::Axis axis;
+        axis.name = a.axes[i].name;
+        for (int k = 0; k < a.axes[i].count; ++k) {
+            axis.values.emplace_back(a.axes[i].values[k]);
+            axis.json.emplace_back(a.axes[i].json[k]);
+        }
+        o.axes.push_back(std::move(axis));
+    }
+    o.n_iter = static_cast<size_t>(a.n_iter);
+    o.cv = static_cast<size_t>(a.cv);
+    return o;
+}
+
 }  // namespace
 
 // pgml._fit(relation_name text, y_column_name text, task text,
 //           hyperparams jsonb, test_size real, test_sampling text, seed bigint,
-//           preprocess jsonb)
-// (0.4 and before: without preprocess, and without the preprocessing OUT
-// column; a database not yet updated to 0.5 still calls it so.)
+//           preprocess jsonb, algorithm text, search text, search_params jsonb,
+//           search_args jsonb)
+// Databases not yet updated call it with fewer: 0.4 without preprocess
+// (and without the preprocessing OUT column), 0.5 without algorithm and
+// the search.
 Datum fit_entry(FunctionCallInfo fcinfo) {
+    constexpr int kSearchArg = 9;  // NULL: no search
     for (int i = 0; i < PG_NARGS(); ++i)
-        if (PG_ARGISNULL(i))
+        if (PG_ARGISNULL(i) && i != kSearchArg)
             ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                             errmsg("argument %d of pgml._fit must not be NULL", i + 1)));
     const char* relation = text_to_cstring(PG_GETARG_TEXT_PP(0));
-    const char* label = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    const char* label = label_column(fcinfo);
     const char* task = text_to_cstring(PG_GETARG_TEXT_PP(2));
     HyperparamList hp = decode_hyperparams(PG_GETARG_JSONB_P(3));
     float4 test_size = PG_GETARG_FLOAT4(4);
     const char* sampling = text_to_cstring(PG_GETARG_TEXT_PP(5));
     int64 seed = PG_GETARG_INT64(6);
     PreprocessList pp = PG_NARGS() > 7 ? decode_preprocess(PG_GETARG_JSONB_P(7)) : PreprocessList{0, nullptr};
+    const char* algorithm = PG_NARGS() > 8 ? text_to_cstring(PG_GETARG_TEXT_PP(8)) : "xgboost";
+    SearchArgs search{SearchArgs::none, 0, nullptr, 10, 5};
+    if (PG_NARGS() > 11)
+        search = decode_search(PG_ARGISNULL(kSearchArg) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(kSearchArg)),
+                               PG_GETARG_JSONB_P(10), PG_GETARG_JSONB_P(11));
 
     bool classification = strcmp(task, "classification") == 0;
     if (!classification && strcmp(task, "regression") != 0)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("unknown task \"%s\"", task),
                         errhint("The task is regression or classification.")));
+    Algorithm algo;
+    if (strcmp(algorithm, "xgboost") == 0) algo = Algorithm::xgboost;
+    else if (strcmp(algorithm, "xgboost_random_forest") == 0) algo = Algorithm::xgboost_random_forest;
+    else
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("algorithm \"%s\" is not supported", algorithm),
+                        errhint("pgml_worker trains the algorithms XGBoost provides: xgboost and "
+                                "xgboost_random_forest.")));
     Sampling how;
     if (strcmp(sampling, "first") == 0) how = Sampling::first;
     else if (strcmp(sampling, "last") == 0) how = Sampling::last;
     else if (strcmp(sampling, "random") == 0) how = Sampling::random;
+    else if (strcmp(sampling, "stratified") == 0) how = Sampling::stratified;
     else
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("unknown test_sampling \"%s\"", sampling),
-                        errhint("test_sampling is first, last or random.")));
+                        errhint("test_sampling is stratified, random, last or first.")));
     if (!(test_size > 0) || std::isinf(test_size))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("test_size must be positive, not %g", static_cast<double>(test_size)),
@@ -157,7 +213,9 @@ Datum fit_entry(FunctionCallInfo fcinfo) {
     return pg::sql_entry([&]() -> Result<Datum> {
         TrainSpec spec;
         spec.task = classification ? Task::classification : Task::regression;
+        spec.algorithm = algo;
         for (int i = 0; i < hp.count; ++i) spec.params.emplace_back(hp.keys[i], hp.values[i]);
+        spec.search = search_options(search);
         spec.test_size = test_size;
         spec.sampling = how;
         spec.seed = static_cast<uint64_t>(seed);

@@ -11,6 +11,28 @@ extern "C" {
 
 namespace pgml::sqlapi {
 
+char* hyperparam_text(const char* key, const JsonbValue& v) {
+    switch (v.type) {
+        case jbvString: return pnstrdup(v.val.string.val, v.val.string.len);
+        case jbvNumeric: {
+            // Through double precision, in its shortest exact form: XGBoost
+            // reads numbers as float or double, and numeric's own text (a
+            // 301-digit string for 1e300) slipped past its range checks.
+            double d = DatumGetFloat8(
+                DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(v.val.numeric)));
+            if (!std::isfinite(d))
+                ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                                errmsg("hyperparameter \"%s\" is out of range", key)));
+            return float8out_internal(d);
+        }
+        case jbvBool: return pstrdup(v.val.boolean ? "true" : "false");
+        default:
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("hyperparameter \"%s\" must be a string, number or boolean", key)));
+    }
+    pg_unreachable();
+}
+
 HyperparamList decode_hyperparams(Jsonb* hp) {
     HyperparamList out{0, nullptr, nullptr};
     if (!JB_ROOT_IS_OBJECT(hp) || JB_ROOT_IS_SCALAR(hp))
@@ -30,26 +52,7 @@ HyperparamList decode_hyperparams(Jsonb* hp) {
             continue;
         }
         if (tok != WJB_VALUE) continue;
-        char* value = nullptr;
-        switch (v.type) {
-            case jbvString: value = pnstrdup(v.val.string.val, v.val.string.len); break;
-            case jbvNumeric: {
-                // Through double precision, in its shortest exact form: XGBoost
-                // reads numbers as float or double, and numeric's own text (a
-                // 301-digit string for 1e300) slipped past its range checks.
-                double d = DatumGetFloat8(
-                    DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(v.val.numeric)));
-                if (!std::isfinite(d))
-                    ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-                                    errmsg("hyperparameter \"%s\" is out of range", key)));
-                value = float8out_internal(d);
-                break;
-            }
-            case jbvBool: value = pstrdup(v.val.boolean ? "true" : "false"); break;
-            default:
-                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                                errmsg("hyperparameter \"%s\" must be a string, number or boolean", key)));
-        }
+        char* value = hyperparam_text(key, v);
         out.keys[out.count] = key;
         out.values[out.count] = value;
         ++out.count;

@@ -96,17 +96,17 @@ SELECT count(*) FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid
 figure("privileges: $denied attempts by roles without the needed grant denied with 42501; catalog unchanged; by default PUBLIC gets USAGE on schema pgml and EXECUTE on its functions, nothing on its tables, views or sequences");
 
 # Every SQL or PL/pgSQL function of the extension pins search_path, except
-# pgml.train, which must resolve the relation with the caller's path and
-# schema-qualifies all it calls.
+# pgml.train and pgml.snapshot, which must resolve the relation with the
+# caller's path and schema-qualify all they call.
 is($node->safe_psql('postgres', q{
-SELECT coalesce(string_agg(p.oid::regprocedure::text, ', '), '') FROM pg_proc p
+SELECT coalesce(string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text), '') FROM pg_proc p
   JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
   JOIN pg_language l ON l.oid = p.prolang
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgml_worker')
    AND l.lanname IN ('sql', 'plpgsql')
    AND NOT coalesce(p.proconfig @> '{"search_path=pg_catalog, pg_temp"}', false)}),
-	'pgml.train(text,text,text,text,text,jsonb,real,text,boolean,jsonb)',
-	'every SQL and PL/pgSQL function pins search_path = pg_catalog, pg_temp, but pgml.train');
+	'pgml.snapshot(text,text,real,text,jsonb), pgml.train(text,text,text,text,text,jsonb,real,text,boolean,jsonb,text,jsonb,jsonb,text,boolean)',
+	'every SQL and PL/pgSQL function pins search_path = pg_catalog, pg_temp, but pgml.train and pgml.snapshot (they resolve the relation with the caller\'s)');
 
 # search_path hijack: bob's schema shadows the functions and operators the
 # extension's functions use. Callers with bob's schema first in their path
@@ -154,7 +154,7 @@ SELECT running FROM pgml.worker_stats();
 SELECT 'passed';});
 	is("$st " . (split /\n/, $o)[-1], 'ok passed', "search_path = evil, pg_catalog: train, deploy, predict, export, import as $role run none of bob's objects");
 }
-figure('search_path: every SQL/PL/pgSQL function pins search_path = pg_catalog, pg_temp except pgml.train (schema-qualified); train, deploy, predict, export and import with a hostile schema first in the path ran none of its 12 shadowing functions and operators');
+figure('search_path: every SQL/PL/pgSQL function pins search_path = pg_catalog, pg_temp except pgml.train and pgml.snapshot (schema-qualified); train, deploy, predict, export and import with a hostile schema first in the path ran none of its 12 shadowing functions and operators');
 
 # Two databases, one project name, one worker: each gets its own model
 # (both have model id 1), checked under concurrent load.
