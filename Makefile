@@ -29,7 +29,7 @@ SHLIB_LINK  = -lxgboost -lgomp -lstdc++
 # them against a running server that preloads pgml_worker (as
 # test/regress.conf sets up). `make test` runs them, and the unit tests,
 # in throwaway clusters of its own (scripts/test.sh).
-REGRESS      = setup upgrade train predict deploy import_export errors worker python_compare datasets preprocess search
+REGRESS      = setup upgrade train predict deploy import_export errors worker python_compare datasets preprocess search joint
 ISOLATION    = deploy load_dataset
 ISOLATION_OPTS = --inputdir=test/isolation
 TAP_TESTS    = 1

@@ -58,7 +58,7 @@ DECLARE
     snap pgml.snapshots;
 BEGIN
     IF y_column_name IS NULL OR cardinality(y_column_name) = 0 OR array_position(y_column_name, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'y_column_name must name the label column'
+        RAISE EXCEPTION 'y_column_name must name the label column, or the label columns without NULL'
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Name the label column.';
     END IF;
     IF test_sampling IS NULL OR test_sampling NOT IN ('stratified', 'random', 'last', 'first') THEN
@@ -301,3 +301,46 @@ AS $$
                               search_params, search_args, runtime, materialize_snapshot)
 $$;
 COMMENT ON FUNCTION pgml.train IS 'Trains an XGBoost model (boosted trees or a random forest) of a project on a relation, optionally searching hyperparameters by cross-validation, and deploys it if it scores no worse.';
+
+------------------------------------------------------------------------------
+-- Joint regression: several labels, one XGBoost multi-output model
+------------------------------------------------------------------------------
+
+-- PostgresML's pgml.train_joint, with its argument order; y_column_name
+-- names the label columns. Joint models are regressions (XGBoost trains
+-- one tree per target each round); stratified sampling stratifies on the
+-- first label.
+CREATE FUNCTION pgml.train_joint(
+    project_name         text,
+    task                 text DEFAULT NULL,
+    relation_name        text DEFAULT NULL,
+    y_column_name        text[] DEFAULT NULL,
+    algorithm            text DEFAULT 'xgboost',
+    hyperparams          jsonb DEFAULT '{}',
+    search               text DEFAULT NULL,
+    search_params        jsonb DEFAULT '{}',
+    search_args          jsonb DEFAULT '{}',
+    test_size            real DEFAULT 0.25,
+    test_sampling        text DEFAULT 'stratified',
+    runtime              text DEFAULT NULL,
+    automatic_deploy     boolean DEFAULT true,
+    materialize_snapshot boolean DEFAULT false,
+    preprocess           jsonb DEFAULT '{}')
+RETURNS SETOF pgml.train_result
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT * FROM pgml._train(project_name, task, pgml._resolve_relation(relation_name),
+                              y_column_name, algorithm, hyperparams, test_size, test_sampling,
+                              automatic_deploy, preprocess, search, search_params, search_args,
+                              runtime, materialize_snapshot)
+$$;
+COMMENT ON FUNCTION pgml.train_joint IS 'Trains an XGBoost multi-output regression of a project on several label columns (y_column_name text[]); pgml.predict_joint answers all of them.';
+
+-- A joint regression's predicted values, one per label column in the
+-- order trained (a plain regression: its one value).
+CREATE FUNCTION pgml.predict_joint(project_name text, features real[]) RETURNS real[]
+    LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgml_predict_joint';
+CREATE FUNCTION pgml.predict_joint(model_id bigint, features real[]) RETURNS real[]
+    LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgml_predict_joint_model';
+COMMENT ON FUNCTION pgml.predict_joint(text, real[]) IS
+    'The values a joint regression (pgml.train_joint) predicts for a row of features, one per label column.';

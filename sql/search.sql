@@ -110,7 +110,7 @@ SELECT s.id AS snap_id, s.materialized, s.relation_name
 SELECT :'materialized' AS materialized, :'relation_name' AS relation_name,
        (SELECT count(*) FROM pg_tables WHERE schemaname = 'pgml' AND tablename = 'snapshot_' || :snap_id) AS copies;
 DELETE FROM shrinking;
-SELECT * FROM pgml.train('snap', hyperparams => '{"n_estimators": 3}');
+SELECT * FROM pgml.train('snap', hyperparams => '{"n_estimators": 3}', automatic_deploy => false);
 SELECT count(*) AS models_of_snapshot FROM pgml.models WHERE snapshot_id = :snap_id;
 -- Without materialize, the relation itself is read again: now empty.
 SELECT * FROM pgml.train('nosnap', 'classification', 'shrinking', 'target');

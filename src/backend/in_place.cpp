@@ -44,7 +44,7 @@ public:
         if (forest()->magic != forest::kForestMagic) {
             freed_ = true;
         } else if (forest()->num_feature == m.num_features &&
-                   forest()->outputs_per_row() == answer::outputs_per_row(m.classes.size())) {
+                   forest()->outputs_per_row() == answer::outputs_per_row(m.classes.size(), m.targets)) {
             return;
         }
         shm::unpin_forest(r_, ref_);
@@ -118,8 +118,8 @@ Result<bool> score_in_place(CachedModel& m, const FeatureRow& row, uint32_t kind
         row.to_float(dst);
         values = dst;
     }
-    // forest::predict wants room for every margin (classes, or 1).
-    const size_t outputs = std::max<size_t>(1, m.classes.size());
+    // forest::predict wants room for every margin (classes, targets, or 1).
+    const size_t outputs = std::max<size_t>(m.targets, m.classes.size());
     float* raw = outputs <= kStackOutputs ? stack_outputs : grown(wide_outputs, outputs);
 
     Pinned pinned(r, m);
@@ -131,7 +131,7 @@ Result<bool> score_in_place(CachedModel& m, const FeatureRow& row, uint32_t kind
     forest::predict(*pinned.forest(), values, 1, raw);
     pinned.count(1);
     if (kind == shm::PROBA)
-        answer::probabilities(m.classes.size(), raw, out.proba);
+        answer::vector(m.classes.size(), m.targets, raw, out.proba);
     else
         out.value = answer::value(m.task, m.classes.data(), m.classes.size(), raw);
     return true;
@@ -140,8 +140,8 @@ Result<bool> score_in_place(CachedModel& m, const FeatureRow& row, uint32_t kind
 Result<bool> score_rows_in_place(CachedModel& m, const float* rows, size_t n, double* out) {
     shm::Region* r = pg::region();
     if (!r || r->arena_size == 0) return false;
-    const size_t k = answer::outputs_per_row(m.classes.size());
-    std::vector<float> raw(n * std::max<size_t>(1, m.classes.size()));
+    const size_t k = answer::outputs_per_row(m.classes.size(), m.targets);
+    std::vector<float> raw(n * std::max<size_t>(m.targets, m.classes.size()));
     Pinned pinned(r, m);
     if (pinned.freed()) return tl::unexpected(freed_under_reader(m));
     if (!pinned) return false;

@@ -96,10 +96,19 @@ struct CatalogModel {
     bool classification = false;
     uint32_t num_features = 0;
     std::vector<double> classes;
+    uint32_t targets = 1;
 };
 
+// A model's targets: the label columns of its snapshot (text[] since 0.6,
+// one text before: to_jsonb reads both, so a database not yet updated
+// keeps serving). Imported models have no snapshot and one target.
+#define PGML_TARGETS                                                                             \
+    "(SELECT CASE pg_catalog.jsonb_typeof(pg_catalog.to_jsonb(s.y_column_name))"                 \
+    "        WHEN 'array' THEN pg_catalog.jsonb_array_length(pg_catalog.to_jsonb(s.y_column_name))" \
+    "        ELSE 1 END FROM pgml.snapshots s WHERE s.id OPERATOR(pg_catalog.=) m.snapshot_id)"
+
 constexpr const char* kDeployedQuery =
-    "SELECT p.id, m.id, p.task, m.classes, m.num_features, 'pgml.deployments'::regclass::oid"
+    "SELECT p.id, m.id, p.task, m.classes, m.num_features, 'pgml.deployments'::regclass::oid, " PGML_TARGETS
     "  FROM pgml.projects p"
     "  LEFT JOIN LATERAL (SELECT d.model_id FROM pgml.deployments d"
     "                      WHERE d.project_id OPERATOR(pg_catalog.=) p.id"
@@ -108,9 +117,10 @@ constexpr const char* kDeployedQuery =
     " WHERE p.name OPERATOR(pg_catalog.=) $1";
 
 constexpr const char* kModelQuery =
-    "SELECT m.project_id, m.id, p.task, m.classes, m.num_features, 'pgml.deployments'::regclass::oid"
+    "SELECT m.project_id, m.id, p.task, m.classes, m.num_features, 'pgml.deployments'::regclass::oid, " PGML_TARGETS
     "  FROM pgml.models m JOIN pgml.projects p ON p.id OPERATOR(pg_catalog.=) m.project_id"
     " WHERE m.id OPERATOR(pg_catalog.=) $1";
+#undef PGML_TARGETS
 
 // The query's one parameter: a project name or a model id.
 struct Key {
@@ -129,6 +139,7 @@ struct CatalogRow {
     uint32_t num_features;
     double* classes;  // in the caller's memory context (SPI_palloc)
     int nclasses;
+    uint32_t targets;
 };
 
 Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_relid) {
@@ -172,6 +183,8 @@ Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_r
                     out.nclasses = n;
                 }
                 out.num_features = static_cast<uint32_t>(DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull)));
+                Datum targets = SPI_getbinval(tup, desc, 7, &isnull);
+                out.targets = isnull ? 1 : static_cast<uint32_t>(std::max(1, DatumGetInt32(targets)));
             }
         }
         SPI_finish();
@@ -183,6 +196,7 @@ Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_r
     m.model_id = out.model_id;
     m.classification = out.classification;
     m.num_features = out.num_features;
+    m.targets = out.targets;
     if (out.classes) {
         m.classes.assign(out.classes, out.classes + out.nclasses);
         pfree(out.classes);  // cannot fail
@@ -193,7 +207,7 @@ Result<CatalogModel> fetch(const char* query, const Key& key, Oid& deployments_r
 std::shared_ptr<CachedModel> entry_of(CatalogModel&& row) {
     return std::make_shared<CachedModel>(CachedModel{
         row.model_id, row.classification ? Task::classification : Task::regression,
-        row.num_features, std::move(row.classes), std::nullopt, {}, std::nullopt, 0});
+        row.num_features, std::move(row.classes), row.targets, std::nullopt, {}, std::nullopt, 0});
 }
 
 // The shared table of deployed models (shmem/deployed.hpp) is used on a
@@ -216,6 +230,7 @@ CatalogModel row_of(const shm::DeployedFacts& facts) {
     row.classification = facts.task == static_cast<uint32_t>(Task::classification);
     row.num_features = facts.num_features;
     row.classes.assign(facts.classes, facts.classes + facts.num_classes);
+    row.targets = facts.num_targets;
     return row;
 }
 
@@ -232,6 +247,7 @@ Result<CatalogModel> fetch_and_publish(Cache& c, shm::DeployedTable& table, cons
         facts.task = static_cast<uint32_t>(row->classification ? Task::classification : Task::regression);
         facts.num_features = row->num_features;
         facts.num_classes = static_cast<uint32_t>(row->classes.size());
+        facts.num_targets = row->targets;
         std::copy(row->classes.begin(), row->classes.end(), facts.classes);
         // A deployment moved this project to another model: the worker may
         // free the old one (it is handed over again if someone still asks

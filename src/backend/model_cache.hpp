@@ -38,6 +38,7 @@ struct CachedModel {
     Task task;
     uint32_t num_features;
     std::vector<double> classes;  // classification: label value of each class
+    uint32_t targets;             // 1, or a joint regression's labels
     std::optional<Model> booster;
     shm::ForestRef forest;        // where its shared forest was last found
     // Row predictions: how a row's columns become its features, read from

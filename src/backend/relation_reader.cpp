@@ -138,25 +138,30 @@ struct DatasetReceiver {
 bool receive_slot(TupleTableSlot* slot, DestReceiver* self) {
     auto* r = reinterpret_cast<DatasetReceiver*>(self);
     RelationShape& s = *r->shape;
-    // The query selects the label first, then the features in order.
+    // The query selects the labels first, then the features in order.
     slot_getallattrs(slot);
-    if (slot->tts_isnull[0])
-        ereport(ERROR,
-                (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                 errmsg("label column \"%s\" is NULL in row %llu of %s", s.label.name.c_str(),
-                        static_cast<unsigned long long>(r->rows + 1), s.qualified_name.c_str()),
-                 errhint("Train on a view that leaves these rows out, e.g. WHERE %s IS NOT NULL.",
-                         quote_identifier(s.label.name.c_str()))));
+    const size_t k = s.labels.size();
+    float labels[kMaxLabels];
     MemoryContext old = MemoryContextSwitchTo(r->numeric_cxt);
-    float label = to_float(slot->tts_values[0], s.label_type);
-    if (!std::isfinite(label))
-        ereport(ERROR,
-                (errcode(ERRCODE_DATA_EXCEPTION),
-                 errmsg("label column \"%s\" is %g in row %llu of %s", s.label.name.c_str(),
-                        static_cast<double>(label), static_cast<unsigned long long>(r->rows + 1),
-                        s.qualified_name.c_str()),
-                 errhint("Labels must be finite numbers (a float4 label also overflows past 3.4e38).")));
-    float* x = r->data->append_row(label);
+    for (size_t t = 0; t < k; ++t) {
+        const char* name = s.labels[t].name.c_str();
+        if (slot->tts_isnull[t])
+            ereport(ERROR,
+                    (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                     errmsg("label column \"%s\" is NULL in row %llu of %s", name,
+                            static_cast<unsigned long long>(r->rows + 1), s.qualified_name.c_str()),
+                     errhint("Train on a view that leaves these rows out, e.g. WHERE %s IS NOT NULL.",
+                             quote_identifier(name))));
+        labels[t] = to_float(slot->tts_values[t], s.label_types[t]);
+        if (!std::isfinite(labels[t]))
+            ereport(ERROR,
+                    (errcode(ERRCODE_DATA_EXCEPTION),
+                     errmsg("label column \"%s\" is %g in row %llu of %s", name,
+                            static_cast<double>(labels[t]), static_cast<unsigned long long>(r->rows + 1),
+                            s.qualified_name.c_str()),
+                     errhint("Labels must be finite numbers (a float4 label also overflows past 3.4e38).")));
+    }
+    float* x = r->data->append_row(labels);
     if (!x)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
                         errmsg("out of memory reading row %llu of %s",
@@ -164,8 +169,8 @@ bool receive_slot(TupleTableSlot* slot, DestReceiver* self) {
                                s.qualified_name.c_str())));
     const size_t n = s.feature_types.size();
     for (size_t j = 0; j < n; ++j) {
-        const bool null = slot->tts_isnull[j + 1];
-        const Datum d = slot->tts_values[j + 1];
+        const bool null = slot->tts_isnull[j + k];
+        const Datum d = slot->tts_values[j + k];
         const preprocess::Column& c = s.plan.columns[j];
         switch (c.kind) {
             case preprocess::Kind::numeric: *x++ = null ? NAN : to_float(d, s.feature_types[j]); break;
@@ -214,8 +219,8 @@ struct RawShape {
     const char** type_names;   // [natts]
     Oid* types;                // [natts], base types (arrays: of the elements)
     char* kinds;               // [natts]: 'n' numeric, 'c' categorical, 'a' array
-    const char* label_type_name;
-    Oid label_type;
+    const char** label_type_names;  // [nlabels]
+    Oid* label_types;               // [nlabels]
 };
 
 // The width of each array column: the elements of its first non-NULL value
@@ -249,7 +254,17 @@ Result<void> array_widths(RelationShape& shape) {
     return {};
 }
 
-Result<RelationShape> resolve_relation(const char* relation_name, const char* label_name) {
+Result<RelationShape> resolve_relation(const char* relation_name, const std::vector<std::string>& label_names) {
+    const int nlabels = static_cast<int>(label_names.size());
+    if (nlabels < 1 || label_names.size() > kMaxLabels)
+        return fail(sqlstate::invalid_parameter,
+                    "y_column_name must name between 1 and " + std::to_string(kMaxLabels) + " label columns");
+    for (int i = 0; i < nlabels; ++i)
+        for (int j = 0; j < i; ++j)
+            if (label_names[i] == label_names[j])
+                return fail(sqlstate::invalid_parameter, "y_column_name names \"" + label_names[i] + "\" twice");
+    std::vector<const char*> labels;
+    for (const auto& l : label_names) labels.push_back(l.c_str());
     RawShape raw{};
     auto r = pg::call([&] {
         List* names = stringToQualifiedNameList(relation_name);
@@ -269,17 +284,22 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
         raw.type_names = static_cast<const char**>(palloc(sizeof(char*) * (desc->natts + 1)));
         raw.types = static_cast<Oid*>(palloc(sizeof(Oid) * (desc->natts + 1)));
         raw.kinds = static_cast<char*>(palloc(desc->natts + 1));
-        bool found_label = false;
+        raw.label_type_names = static_cast<const char**>(palloc0(sizeof(char*) * nlabels));
+        raw.label_types = static_cast<Oid*>(palloc0(sizeof(Oid) * nlabels));
         StringInfoData sql;
         initStringInfo(&sql);
-        appendStringInfo(&sql, "SELECT %s", quote_identifier(label_name));
+        for (int t = 0; t < nlabels; ++t)
+            appendStringInfo(&sql, "%s%s", t ? ", " : "SELECT ", quote_identifier(labels[t]));
         for (int i = 0; i < desc->natts; ++i) {
             Form_pg_attribute att = TupleDescAttr(desc, i);
             if (att->attisdropped) continue;
             const char* name = pstrdup(NameStr(att->attname));
             Oid base = getBaseType(att->atttypid);
             const char* type_name = format_type_be(att->atttypid);
-            bool is_label = strcmp(name, label_name) == 0;
+            int label = -1;
+            for (int t = 0; t < nlabels; ++t)
+                if (strcmp(name, labels[t]) == 0) label = t;
+            const bool is_label = label >= 0;
             Oid element = get_element_type(base);
             char kind = supported_type(base) ? 'n'
                         : categorical_type(base) ? 'c'
@@ -300,9 +320,8 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
                                             "an enum (categories). Train on a view that casts or leaves out "
                                             "the others.")));
             if (is_label) {
-                found_label = true;
-                raw.label_type_name = type_name;
-                raw.label_type = base;
+                raw.label_type_names[label] = type_name;
+                raw.label_types[label] = base;
             } else {
                 raw.names[raw.natts] = name;
                 raw.type_names[raw.natts] = type_name;
@@ -312,10 +331,11 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
                 appendStringInfo(&sql, ", %s", quote_identifier(name));
             }
         }
-        if (!found_label)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                            errmsg("column \"%s\" does not exist in %s", label_name, relation_name),
-                            errhint("y_column_name is the label column's name, case-sensitive.")));
+        for (int t = 0; t < nlabels; ++t)
+            if (!raw.label_type_names[t])
+                ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                                errmsg("column \"%s\" does not exist in %s", labels[t], relation_name),
+                                errhint("y_column_name is the label column's name, case-sensitive.")));
         if (raw.natts == 0)
             ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                             errmsg("%s has no feature columns besides the label", relation_name)));
@@ -328,8 +348,10 @@ Result<RelationShape> resolve_relation(const char* relation_name, const char* la
     // names valid until the relation is read.
     RelationShape shape;
     shape.qualified_name = raw.qualified_name;
-    shape.label = Column{label_name, raw.label_type_name};
-    shape.label_type = raw.label_type;
+    for (int t = 0; t < nlabels; ++t) {
+        shape.labels.push_back(Column{labels[t], raw.label_type_names[t]});
+        shape.label_types.push_back(raw.label_types[t]);
+    }
     for (int i = 0; i < raw.natts; ++i) {
         shape.features.push_back(Column{raw.names[i], raw.type_names[i]});
         shape.feature_types.push_back(raw.types[i]);

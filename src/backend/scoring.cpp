@@ -4,6 +4,7 @@
 
 #include "backend/in_place.hpp"
 #include "backend/worker_client.hpp"
+#include "core/answer.hpp"
 #include "pg/guard.hpp"
 #include "pg/region.hpp"
 #include "pg/settings.hpp"
@@ -41,7 +42,8 @@ Result<Served> on_worker(CachedModel& m, const FeatureRow& row, uint32_t kind, A
     const bool fallback = path() == PredictPath::automatic;  // queued, inplace, worker: no fallback
     shm::Region* r = pg::region();
     if (!r) return not_available("pgml_worker is not in shared_preload_libraries");
-    if (row.count > r->max_features || (kind == shm::PROBA && m.classes.size() > r->max_features)) {
+    const uint32_t nvector = static_cast<uint32_t>(answer::vector_size(m.classes.size(), m.targets));
+    if (row.count > r->max_features || (kind == shm::PROBA && nvector > r->max_features)) {
         if (fallback) return Served::use_backend;
         return fail(sqlstate::limit_exceeded,
                     "the row is wider than pgml_worker.max_features (" +
@@ -50,8 +52,7 @@ Result<Served> on_worker(CachedModel& m, const FeatureRow& row, uint32_t kind, A
     }
     if (!worker_available(row.count)) return not_available("it is starting or restarting");
 
-    Ask ask{kind, m.model_id, row, request_deadline(), 0, out.proba,
-            static_cast<uint32_t>(m.classes.size()), {0}};
+    Ask ask{kind, m.model_id, row, request_deadline(), 0, out.proba, nvector, {0}};
     // Ask, hand the model over if the worker lacks it, ask again: until the
     // deadline, because while deployments switch the worker may free a
     // model between our hand-over and our next ask. Each step returns

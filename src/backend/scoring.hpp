@@ -17,7 +17,7 @@ namespace pgml::backend {
 // One request as either path answers it.
 struct Answer {
     double value;
-    float* proba;  // PROBA: num_classes floats, for the caller to provide
+    float* proba;  // PROBA: a float per class (or per target of a joint regression), for the caller to provide
 };
 
 // kind is shm::PREDICT or shm::PROBA.

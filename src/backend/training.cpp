@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "pg/guard.hpp"
+#include "pg/settings.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -28,7 +29,8 @@ public:
         }
         auto now = Clock::now();
         // (searching 0 of 0 ends a search: quietly.)
-        bool report = now - last_ >= std::chrono::seconds(5) && total > 0;
+        const int every = settings::train_progress_s;
+        bool report = every > 0 && now - last_ >= std::chrono::seconds(every) && total > 0;
         if (report) last_ = now;
         const char* what = phase == Phase::preparing ? "building training matrix from"
                            : phase == Phase::searching ? "cross-validation fit"
@@ -52,11 +54,12 @@ private:
 
 }  // namespace
 
-Result<Trained> train_on_relation(const char* relation, const char* label, const TrainSpec& spec) {
-    auto shape = resolve_relation(relation, label);
+Result<Trained> train_on_relation(const char* relation, const std::vector<std::string>& labels,
+                                  const TrainSpec& spec) {
+    auto shape = resolve_relation(relation, labels);
     if (!shape) return tl::unexpected(shape.error());
-    if (auto ok = shape->plan.set_options(spec.preprocess, label); !ok) return tl::unexpected(ok.error());
-    Dataset data(shape->plan.raw_width());
+    if (auto ok = shape->plan.set_options(spec.preprocess, labels[0]); !ok) return tl::unexpected(ok.error());
+    Dataset data(shape->plan.raw_width(), labels.size());
     if (auto r = read_relation(*shape, data); !r) return tl::unexpected(r.error());
     Progress progress;
     auto model = train(data, shape->plan, spec, std::ref(progress));

@@ -4,6 +4,9 @@
 // script. Backend only; Postgres-facing.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "backend/relation_reader.hpp"
 #include "core/error.hpp"
 #include "core/train.hpp"
@@ -16,6 +19,8 @@ struct Trained {
     size_t rows;  // read from the relation
 };
 
-Result<Trained> train_on_relation(const char* relation, const char* label, const TrainSpec& spec);
+// labels: one label column, or several (joint regression).
+Result<Trained> train_on_relation(const char* relation, const std::vector<std::string>& labels,
+                                  const TrainSpec& spec);
 
 }  // namespace pgml::backend

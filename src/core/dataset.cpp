@@ -8,16 +8,16 @@
 
 namespace pgml {
 
-float* Dataset::append_row(float label) noexcept {
+float* Dataset::append_row(const float* labels) noexcept {
     try {
         size_t slot = rows_ % kChunkRows;
         if (slot == 0) {
             chunk_x_.reserve(chunk_x_.size() + 1);
             chunk_y_.reserve(chunk_y_.size() + 1);
             chunk_x_.emplace_back(new float[kChunkRows * cols_]);
-            chunk_y_.emplace_back(new float[kChunkRows]);
+            chunk_y_.emplace_back(new float[kChunkRows * targets_]);
         }
-        chunk_y_.back()[slot] = label;
+        for (size_t t = 0; t < targets_; ++t) chunk_y_.back()[slot * targets_ + t] = labels[t];
         ++rows_;
         return chunk_x_.back().get() + slot * cols_;
     } catch (const std::bad_alloc&) {

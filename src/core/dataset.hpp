@@ -17,22 +17,30 @@ class Dataset {
 public:
     static constexpr size_t kChunkRows = 65536;
 
-    explicit Dataset(size_t cols) : cols_(cols) {}
+    // targets: labels per row (more than one for joint regression).
+    explicit Dataset(size_t cols, size_t targets = 1) : cols_(cols), targets_(targets) {}
 
     size_t rows() const { return rows_; }
     size_t cols() const { return cols_; }
+    size_t targets() const { return targets_; }
 
-    // Reserves the next row and returns where its features go, or nullptr
-    // when memory is exhausted. noexcept because the table scan that calls
-    // it runs between Postgres calls that may longjmp.
-    float* append_row(float label) noexcept;
+    // Reserves the next row, stores its labels (targets() of them) and
+    // returns where its features go, or nullptr when memory is exhausted.
+    // noexcept because the table scan that calls it runs between Postgres
+    // calls that may longjmp.
+    float* append_row(const float* labels) noexcept;
+    float* append_row(float label) noexcept { return append_row(&label); }
 
     const float* row(size_t i) const { return chunk_x_[i / kChunkRows].get() + (i % kChunkRows) * cols_; }
-    float label(size_t i) const { return chunk_y_[i / kChunkRows][i % kChunkRows]; }
-    void set_label(size_t i, float v) { chunk_y_[i / kChunkRows][i % kChunkRows] = v; }
+    // The first label, and all of them.
+    float label(size_t i) const { return labels(i)[0]; }
+    const float* labels(size_t i) const {
+        return chunk_y_[i / kChunkRows].get() + (i % kChunkRows) * targets_;
+    }
+    void set_label(size_t i, float v) { chunk_y_[i / kChunkRows][(i % kChunkRows) * targets_] = v; }
 
 private:
-    size_t cols_;
+    size_t cols_, targets_;
     size_t rows_ = 0;
     std::vector<std::unique_ptr<float[]>> chunk_x_;
     std::vector<std::unique_ptr<float[]>> chunk_y_;
@@ -73,16 +81,17 @@ private:
     std::vector<uint32_t> order_;  // empty for first and last
 };
 
-// Copies rows [begin, begin + n) of a selection into a dense row-major
-// buffer, features to x and labels to y (y may be null).
+// Copies rows [begin, begin + n) of a selection into dense row-major
+// buffers, features to x and labels (targets() per row) to y (may be null).
 template <typename IndexFn>
 void gather(const Dataset& d, IndexFn index, size_t begin, size_t n, float* x, float* y) {
-    const size_t c = d.cols();
+    const size_t c = d.cols(), k = d.targets();
     for (size_t i = 0; i < n; ++i) {
         size_t r = index(begin + i);
         const float* src = d.row(r);
         for (size_t j = 0; j < c; ++j) x[i * c + j] = src[j];
-        if (y) y[i] = d.label(r);
+        if (y)
+            for (size_t t = 0; t < k; ++t) y[i * k + t] = d.labels(r)[t];
     }
 }
 

@@ -3,11 +3,11 @@
 // src/common/math.h, src/objective/*); each rule below says where it is.
 //
 // Covered: booster gbtree (any num_parallel_tree), scalar leaves,
-// numerical splits, num_target 1, and the objectives whose ProbToMargin and
-// PredTransform are implemented here. Refused, to be served by XGBoost:
+// numerical splits, several targets (identity objectives), and the
+// objectives whose ProbToMargin and PredTransform are implemented here. Refused, to be served by XGBoost:
 // dart (weight_drop scales each tree), gblinear, vector leaves and
-// categorical splits (check_document already refuses both), num_target > 1,
-// any other objective (count:poisson, reg:gamma, reg:tweedie, survival:*,
+// categorical splits (check_document already refuses both), any other
+// objective (count:poisson, reg:gamma, reg:tweedie, survival:*,
 // binary:hinge, rank:*: transforms not implemented or not verified), and
 // trees whose shape XGBoost's predictor would not walk as written (below).
 #include "core/forest.hpp"
@@ -159,11 +159,15 @@ Result<Plan> plan(const Document& d, Layout layout) {
     decimal(d, param, "num_feature", num_feature);  // all checked already
     decimal(d, param, "num_class", num_class);
     if (member(d, param, "num_target")) decimal(d, param, "num_target", num_target);
-    if (num_target != 1) return refuse("num_target is " + std::to_string(num_target));
+    // Several targets (joint regression): one output group per target, as
+    // for classes; XGBoost adds base_score to each and leaves them as they
+    // are (identity objectives only, checked below).
+    if (num_target != 1 && num_class != 0) return refuse("both num_class and num_target are set");
     if (num_feature > kMaxFeatures) return refuse(std::to_string(num_feature) + " features, more than a forest takes");
     if (num_class > kMaxGroups) return refuse(std::to_string(num_class) + " classes, more than a forest takes");
+    if (num_target > kMaxGroups) return refuse(std::to_string(num_target) + " targets, more than a forest takes");
     p.num_feature = static_cast<uint32_t>(num_feature);
-    p.num_groups = static_cast<uint32_t>(std::max<uint64_t>(num_class, 1));
+    p.num_groups = static_cast<uint32_t>(std::max<uint64_t>({num_class, num_target, 1}));
 
     const Value* obj = member(d, learner, "objective");
     auto transform = objective(d.string(*member(d, obj, "name")));
@@ -180,8 +184,9 @@ Result<Plan> plan(const Document& d, Layout layout) {
                           std::to_string(p.num_groups) + " classes");
         p.base_margin = *b;
     } else {
-        if (p.num_groups != 1)
-            return refuse("num_class is " + std::to_string(num_class) + " for objective " +
+        if (p.num_groups != 1 && !(num_target == p.num_groups && p.transform == Transform::identity))
+            return refuse("num_class is " + std::to_string(num_class) + ", num_target " +
+                          std::to_string(num_target) + " for objective " +
                           std::string(d.string(*member(d, obj, "name"))));
         if (p.transform == Transform::sigmoid) {
             // LogisticRegression::ProbToMargin, which CHECK-fails outside (0, 1).

@@ -88,7 +88,7 @@ struct Forest {
     uint32_t version;      // kForestVersion: the layout
     uint64_t size;         // bytes of the whole block
     uint32_t num_feature;  // floats per input row
-    uint32_t num_groups;   // margins per row (classes for multi:*, else 1)
+    uint32_t num_groups;   // margins per row (classes for multi:*, targets for joint regression, else 1)
     uint32_t num_trees;
     Transform transform;
     float base_margin;     // base_score already through ProbToMargin

@@ -17,6 +17,9 @@ Result<ModelShape> inspect_model(const void* bytes, size_t len, bool classificat
                     "Export a trained booster with save_model() or save_raw('ubj').");
     auto config = booster->json_config();
     if (!config) return tl::unexpected(config.error());
+    if (model_targets(*config) > 1)
+        return fail(sqlstate::feature_not_supported, "the model predicts several targets",
+                    "Multi-output regressions are trained here with pgml.train_joint; importing them is not supported.");
     auto classes = classifier_classes(*config);
     if (classification && !classes) return tl::unexpected(classes.error());
     if (!classification && classes)

@@ -26,6 +26,28 @@ Named regression(const std::vector<float>& predicted, const std::vector<float>& 
             {"mean_squared_error", sq_err / static_cast<double>(n)}};
 }
 
+Named regression(const std::vector<float>& predicted, const std::vector<float>& truth, size_t targets) {
+    if (targets <= 1) return regression(predicted, truth);
+    // Each target scored alone, then the plain mean of each metric
+    // (scikit-learn's multioutput='uniform_average').
+    const size_t n = truth.size() / targets;
+    Named mean;
+    for (size_t t = 0; t < targets; ++t) {
+        std::vector<float> p(n), y(n);
+        for (size_t i = 0; i < n; ++i) {
+            p[i] = predicted[i * targets + t];
+            y[i] = truth[i * targets + t];
+        }
+        Named one = regression(p, y);
+        if (mean.empty()) mean.assign(one.size(), {"", 0.0});
+        for (size_t k = 0; k < one.size(); ++k) {
+            mean[k].first = one[k].first;
+            mean[k].second += one[k].second / static_cast<double>(targets);
+        }
+    }
+    return mean;
+}
+
 namespace {
 
 // Area under the ROC curve by the rank-sum formula, with ties averaged.

@@ -13,6 +13,9 @@ using Named = std::vector<std::pair<std::string, double>>;
 
 // r2, mean_absolute_error, mean_squared_error.
 Named regression(const std::vector<float>& predicted, const std::vector<float>& truth);
+// The same for several targets (row-major, targets per row): each metric
+// is the mean of the targets' (r2 null if any target's is).
+Named regression(const std::vector<float>& predicted, const std::vector<float>& truth, size_t targets);
 
 // accuracy, and macro-averaged f1, precision and recall; for two classes also
 // roc_auc and log_loss. proba holds num_classes probabilities per row; truth

@@ -26,9 +26,12 @@ Result<Model> Model::load(const void* bytes, size_t len, Task task, std::vector<
     m.num_features_ = *nf;
     m.task_ = task;
     m.classes_ = std::move(classes);
+    auto config = m.booster_.json_config();
+    if (!config) return tl::unexpected(config.error());
+    m.targets_ = model_targets(*config);
     if (task == Task::classification) {
-        auto config = m.booster_.json_config();
-        if (!config) return tl::unexpected(config.error());
+        if (m.targets_ != 1)
+            return fail(sqlstate::invalid_binary, "a classification model has several targets");
         auto k = classifier_classes(*config);
         if (!k) return tl::unexpected(k.error());
         if (*k != m.classes_.size())
@@ -44,10 +47,11 @@ double Model::answer(const float* raw) const {
 }
 
 void Model::probabilities(const float* raw, float* dst) const {
-    answer::probabilities(classes_.size(), raw, dst);
+    answer::vector(classes_.size(), targets_, raw, dst);
 }
 
-size_t Model::outputs_per_row() const { return answer::outputs_per_row(classes_.size()); }
+size_t Model::outputs_per_row() const { return answer::outputs_per_row(classes_.size(), targets_); }
+size_t Model::answer_vector_size() const { return answer::vector_size(classes_.size(), targets_); }
 
 Result<double> Model::predict(const float* row) const {
     double v = 0;
@@ -94,7 +98,7 @@ Result<void> Model::predict_proba_batch(const float* rows, size_t n, float* dst)
     auto out = raw(rows, n);
     if (!out) return tl::unexpected(out.error());
     const size_t k = outputs_per_row();
-    for (size_t i = 0; i < n; ++i) probabilities(*out + i * k, dst + i * classes_.size());
+    for (size_t i = 0; i < n; ++i) probabilities(*out + i * k, dst + i * answer_vector_size());
     return {};
 }
 

@@ -29,17 +29,22 @@ using ForestPlacer = std::function<ForestPlace(size_t size)>;
 class Model {
 public:
     // classes: empty for regression; for classification the label value of
-    // each class index (at least two).
+    // each class index (at least two). A regression's number of targets
+    // comes from the model (more than one: joint regression).
     static Result<Model> load(const void* bytes, size_t len, Task task, std::vector<double> classes);
 
     Task task() const { return task_; }
     size_t num_features() const { return num_features_; }
     size_t num_classes() const { return classes_.size(); }
+    size_t num_targets() const { return targets_; }
+    // Floats of predict_proba (classes) or of a joint regression (targets).
+    size_t vector_size() const { return answer_vector_size(); }
 
     // Regression: the predicted value. Classification: the predicted class's
     // label value (the most probable class; ties go to the lower class).
     Result<double> predict(const float* row) const;
-    // One probability per class, written to out[0 .. num_classes).
+    // One probability per class (or value per target of a joint
+    // regression), written to out[0 .. vector_size()).
     Result<void> predict_proba(const float* row, float* out) const;
 
     // Compiles the booster into a forest and, once it answered every probe
@@ -66,6 +71,7 @@ private:
     // booster (valid until this thread's next prediction).
     Result<const float*> raw(const float* rows, size_t n) const;
     size_t outputs_per_row() const;                  // XGBoost's raw outputs per row
+    size_t answer_vector_size() const;
     double answer(const float* raw) const;           // raw outputs -> value or class
     void probabilities(const float* raw, float* dst) const;
 
@@ -76,6 +82,7 @@ private:
     Task task_ = Task::regression;
     size_t num_features_ = 0;
     std::vector<double> classes_;
+    size_t targets_ = 1;
 };
 
 }  // namespace pgml

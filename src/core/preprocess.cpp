@@ -375,10 +375,10 @@ Result<Dataset> fit_transform(Plan& plan, const Dataset& raw, const Split& split
             ++at;
         }
 
-        Dataset out(plan.encoded_width());
+        Dataset out(plan.encoded_width(), raw.targets());
         for (size_t r = 0; r < n; ++r) {
             const float* in = raw.row(r);
-            float* x = out.append_row(raw.label(r));
+            float* x = out.append_row(raw.labels(r));
             if (!x) return fail(sqlstate::out_of_memory, "out of memory preprocessing the training rows");
             for (size_t ci = 0; ci < plan.columns.size(); ++ci) {
                 const Column& c = plan.columns[ci];

@@ -94,7 +94,7 @@ public:
     TrainBatches(const Dataset& d, const Split& s, DMatrixHandle proxy)
         : d_(d), s_(s), proxy_(proxy),
           x_(std::min(kBatchRows, s.train_rows()) * d.cols()),
-          y_(std::min(kBatchRows, s.train_rows())) {}
+          y_(std::min(kBatchRows, s.train_rows()) * d.targets()) {}
 
     static void reset(DataIterHandle self) { static_cast<TrainBatches*>(self)->pos_ = 0; }
 
@@ -111,7 +111,7 @@ public:
                       "\"typestr\":\"<f4\",\"version\":3}",
                       reinterpret_cast<uintptr_t>(it->x_.data()), n, it->d_.cols());
         if (XGProxyDMatrixSetDataDense(it->proxy_, ai) != 0 ||
-            XGDMatrixSetDenseInfo(it->proxy_, "label", it->y_.data(), n, 1) != 0) {
+            !xgb::set_labels(it->proxy_, it->y_.data(), n, it->d_.targets())) {
             it->failed_ = true;
             return 0;
         }
@@ -168,11 +168,11 @@ Result<xgb::DMatrix> quantile_matrix(const Dataset& d, const Split& s, const Par
 // Tree methods other than hist cannot use QuantileDMatrix: they get one
 // dense copy of the training rows (documented as costing more memory).
 Result<xgb::DMatrix> dense_matrix(const Dataset& d, const Split& s) {
-    std::vector<float> x(s.train_rows() * d.cols()), y(s.train_rows());
+    std::vector<float> x(s.train_rows() * d.cols()), y(s.train_rows() * d.targets());
     gather(d, [&](size_t i) { return s.train_index(i); }, 0, s.train_rows(), x.data(), y.data());
     auto m = xgb::DMatrix::from_dense(x.data(), s.train_rows(), d.cols());
     if (!m) return m;
-    if (auto r = m->set_labels(y.data(), y.size()); !r) return tl::unexpected(r.error());
+    if (auto r = m->set_labels(y.data(), s.train_rows(), d.targets()); !r) return tl::unexpected(r.error());
     return m;
 }
 
@@ -274,15 +274,15 @@ Result<Fitted> fit_and_score(const Dataset& data, const Split& split, const Para
     out.fit_time = seconds_since(fit_start);
 
     // Score the test rows batch by batch with in-place prediction.
-    const size_t num_classes = setup.num_classes;
+    const size_t num_classes = setup.num_classes, targets = data.targets();
     auto score_start = Clock::now();
-    std::vector<float> truth(split.test_rows()), predicted;
-    predicted.reserve(split.test_rows() * (num_classes == 1 ? 1 : num_classes));
+    std::vector<float> truth(split.test_rows() * targets), predicted;
+    predicted.reserve(split.test_rows() * std::max(num_classes, targets));
     std::vector<float> x(std::min(kBatchRows, split.test_rows()) * data.cols());
     for (size_t pos = 0; pos < split.test_rows(); pos += kBatchRows) {
         size_t n = std::min(kBatchRows, split.test_rows() - pos);
         gather(data, [&](size_t i) { return split.test_index(i); }, pos, n, x.data(),
-               truth.data() + pos);
+               truth.data() + pos * targets);
         auto p = [&] {
             xgb::SignalsBlocked blocked;  // only around XGBoost: the hook below must be cancellable
             return booster->predict_dense(x.data(), n, data.cols());
@@ -301,7 +301,7 @@ Result<Fitted> fit_and_score(const Dataset& data, const Split& split, const Para
             return tl::unexpected(r.error());
     }
     out.metrics = setup.task == Task::regression
-                      ? metrics::regression(predicted, truth)
+                      ? metrics::regression(predicted, truth, targets)
                       : metrics::classification(predicted, truth, num_classes);
     out.score_time = seconds_since(score_start);
     out.booster = std::move(*booster);
@@ -384,6 +384,10 @@ Result<TrainedModel> train(Dataset& raw, preprocess::Plan& plan, const TrainSpec
                     "test_size " + std::to_string(spec.test_size) + " selects " +
                         std::to_string(test_rows) + " test rows.");
 
+    out.targets = raw.targets();
+    if (out.targets > 1 && spec.task != Task::regression)
+        return fail(sqlstate::feature_not_supported, "joint training is for regression",
+                    "Train each label of a classification on its own.");
     size_t num_classes = 1;
     if (spec.task == Task::classification) {
         auto classes = index_classes(raw);
@@ -453,6 +457,15 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
         return fail(sqlstate::out_of_memory, "out of memory");
     }
     return train(data, plan, spec, hook);
+}
+
+size_t model_targets(const std::string& config) {
+    // XGBoost's configuration JSON is its own fixed output: "num_target":"3".
+    const std::string key = "\"num_target\":\"";
+    auto pos = config.find(key);
+    if (pos == std::string::npos) return 1;
+    long k = std::strtol(config.c_str() + pos + key.size(), nullptr, 10);
+    return k > 1 ? static_cast<size_t>(k) : 1;
 }
 
 Result<size_t> classifier_classes(const std::string& config) {

@@ -50,6 +50,7 @@ struct TrainedModel {
     metrics::Named metrics;         // includes fit_time and score_time
     std::string search_results;     // a search's report (search::report), or empty
     std::vector<double> classes;    // classification: label value of class i
+    size_t targets = 1;             // labels per row (joint regression: more)
     size_t train_rows = 0, test_rows = 0;
     int rounds = 0;
 };
@@ -68,5 +69,8 @@ Result<TrainedModel> train(Dataset& data, const TrainSpec& spec, const ProgressH
 // The number of classes a trained classifier's output implies, and a check
 // that its objective produces probabilities (used when importing models).
 Result<size_t> classifier_classes(const std::string& json_config);
+// The targets a model predicts (learner_model_param's num_target; 1 unless
+// it is a multi-output regression).
+size_t model_targets(const std::string& json_config);
 
 }  // namespace pgml

@@ -127,10 +127,23 @@ Result<DMatrix> DMatrix::from_dense(const float* data, size_t rows, size_t cols)
     return DMatrix(h);
 }
 
-Result<void> DMatrix::set_labels(const float* labels, size_t n) {
-    if (XGDMatrixSetFloatInfo(handle_, "label", labels, n) != 0)
-        return tl::unexpected(last_error(sqlstate::internal, "could not set labels"));
+Result<void> set_labels(DMatrixHandle h, const float* labels, size_t rows, size_t targets) {
+    int rc;
+    if (targets == 1) {
+        rc = XGDMatrixSetDenseInfo(h, "label", labels, rows, 1);
+    } else {
+        char ai[192];
+        std::snprintf(ai, sizeof ai,
+                      "{\"data\":[%" PRIuPTR ",true],\"shape\":[%zu,%zu],\"typestr\":\"<f4\",\"version\":3}",
+                      reinterpret_cast<uintptr_t>(labels), rows, targets);
+        rc = XGDMatrixSetInfoFromInterface(h, "label", ai);
+    }
+    if (rc != 0) return tl::unexpected(last_error(sqlstate::internal, "could not set labels"));
     return {};
+}
+
+Result<void> DMatrix::set_labels(const float* labels, size_t rows, size_t targets) {
+    return xgb::set_labels(handle_, labels, rows, targets);
 }
 
 Result<Booster> Booster::create(const DMatrix& train) {

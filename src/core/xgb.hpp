@@ -68,11 +68,17 @@ public:
 
     // Copies a dense row-major float block (NaN = missing) into a DMatrix.
     static Result<DMatrix> from_dense(const float* data, size_t rows, size_t cols);
-    Result<void> set_labels(const float* labels, size_t n);
+    // rows x targets labels, row-major.
+    Result<void> set_labels(const float* labels, size_t rows, size_t targets = 1);
 
 private:
     DMatrixHandle handle_ = nullptr;
 };
+
+// The same for any matrix handle (a proxy's batch): more than one target
+// goes through XGBoost's array interface, which keeps the 2-D shape that
+// multi-output regression needs (SetFloatInfo only takes a vector).
+Result<void> set_labels(DMatrixHandle h, const float* labels, size_t rows, size_t targets);
 
 class Booster {
 public:

@@ -23,6 +23,7 @@ int max_models = 64;
 int model_memory_kb = 1024 * 1024;
 int spin_us = 200;
 int model_idle_s = 3600;
+int train_progress_s = 5;
 int forest_memory_kb = 256 * 1024;
 int wait_spin_us = 0;
 int inject_fault = static_cast<int>(InjectFault::none);
@@ -94,6 +95,12 @@ void define() {
         "pgml_worker.wait_spin_us", "How long a backend polls for its answer before it sleeps.",
         "It yields the CPU at every look, so it only uses CPU nobody else wants. 0 sleeps at once.",
         &wait_spin_us, 0, 0, 10000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pgml_worker.train_progress", "How often pgml.train reports its progress.",
+        "A NOTICE (building the matrix, search fit i of n, boosting round i of n, scoring) at "
+        "most this often, the first one after this long: short trainings stay quiet. 0 reports "
+        "nothing.",
+        &train_progress_s, 5, 0, 3600, PGC_USERSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "pgml_worker.model_idle_timeout", "How long the worker keeps a model nobody asks for.",
         "Frees models of dropped databases, projects and extensions; a model asked for again is "

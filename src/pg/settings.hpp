@@ -22,6 +22,7 @@ extern int model_memory_kb;   // bound of the worker's models
 extern int spin_us;           // how long an idle pool thread polls before it sleeps
 extern int wait_spin_us;      // how long a backend polls for its answer before it sleeps
 extern int model_idle_s;      // a model unused this long is freed; 0 = never
+extern int train_progress_s;  // seconds between pgml.train's progress notices; 0 = none
 extern int forest_memory_kb;  // the shared arena of compiled forests
 extern int inject_fault;      // an InjectFault, for the tests
 

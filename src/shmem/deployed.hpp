@@ -43,6 +43,7 @@ struct DeployedFacts {
     uint32_t task;             // pgml::Task
     uint32_t num_features;
     uint32_t num_classes;      // 0 for regression
+    uint32_t num_targets;      // 1, or a joint regression's labels
     double classes[kDeployedClassesMax];
 };
 

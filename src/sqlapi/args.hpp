@@ -19,8 +19,13 @@ backend::ModelRef model_ref(FunctionCallInfo fcinfo, backend::By by);
 // int8): converted where it lands, so copied once.
 FeatureRow feature_row(FunctionCallInfo fcinfo, int argno);
 
-// The answer of pgml.predict (a float4 Datum) or predict_proba (a real[]
-// Datum) for a row of features: scored as backend::score decides. C++.
-Result<Datum> answer(backend::CachedModel& m, const FeatureRow& row, bool proba);
+// What a predict function returns: pgml.predict's value (float4), or the
+// real[] of predict_proba (a probability per class) or predict_joint (a
+// value per target of a joint regression).
+enum class Output { value, proba, joint };
+
+// The answer for a row of features, scored as backend::score decides; a
+// model of the wrong kind for the output is an Error. C++.
+Result<Datum> answer(backend::CachedModel& m, const FeatureRow& row, Output what);
 
 }  // namespace pgml::sqlapi

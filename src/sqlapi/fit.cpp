@@ -73,9 +73,9 @@ Result<void> options_of(const PreprocessList& list, TrainSpec& spec) {
     return {};
 }
 
-Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* label,
+Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const std::vector<std::string>& labels,
                   const TrainSpec& spec) {
-    auto trained = backend::train_on_relation(relation, label, spec);
+    auto trained = backend::train_on_relation(relation, labels, spec);
     if (!trained) return tl::unexpected(trained.error());
     const TrainedModel* model = &trained->model;
     const size_t rows = trained->rows;
@@ -119,19 +119,33 @@ Result<Datum> fit(FunctionCallInfo fcinfo, const char* relation, const char* lab
     return result;
 }
 
-// The label column: y_column_name text[] since 0.6, text before.
-const char* label_column(FunctionCallInfo fcinfo) {
-    if (get_fn_expr_argtype(fcinfo->flinfo, 1) == TEXTOID) return text_to_cstring(PG_GETARG_TEXT_PP(1));
+// The label columns: y_column_name text[] since 0.6 (several for
+// pgml.train_joint), one text before. palloc'd.
+struct LabelNames {
+    int count;
+    char** names;
+};
+
+LabelNames label_columns(FunctionCallInfo fcinfo) {
+    LabelNames out{1, static_cast<char**>(palloc(sizeof(char*)))};
+    if (get_fn_expr_argtype(fcinfo->flinfo, 1) == TEXTOID) {
+        out.names[0] = text_to_cstring(PG_GETARG_TEXT_PP(1));
+        return out;
+    }
     ArrayType* a = PG_GETARG_ARRAYTYPE_P(1);
     Datum* names;
     bool* nulls;
-    int n;
-    deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
-    if (n != 1 || nulls[0])
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("y_column_name must name one label column, not %d", n),
-                        errhint("pgml.train_joint trains on several.")));
-    return TextDatumGetCString(names[0]);
+    deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &out.count);
+    if (out.count < 1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("y_column_name names no column")));
+    out.names = static_cast<char**>(palloc(sizeof(char*) * out.count));
+    for (int i = 0; i < out.count; ++i) {
+        if (nulls[i])
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("y_column_name must not contain NULL")));
+        out.names[i] = TextDatumGetCString(names[i]);
+    }
+    return out;
 }
 
 // The search options, for the core.
@@ -170,7 +184,7 @@ Datum fit_entry(FunctionCallInfo fcinfo) {
             ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                             errmsg("argument %d of pgml._fit must not be NULL", i + 1)));
     const char* relation = text_to_cstring(PG_GETARG_TEXT_PP(0));
-    const char* label = label_column(fcinfo);
+    LabelNames labels = label_columns(fcinfo);
     const char* task = text_to_cstring(PG_GETARG_TEXT_PP(2));
     HyperparamList hp = decode_hyperparams(PG_GETARG_JSONB_P(3));
     float4 test_size = PG_GETARG_FLOAT4(4);
@@ -220,7 +234,7 @@ Datum fit_entry(FunctionCallInfo fcinfo) {
         spec.sampling = how;
         spec.seed = static_cast<uint64_t>(seed);
         if (auto ok = options_of(pp, spec); !ok) return tl::unexpected(ok.error());
-        return fit(fcinfo, relation, label, spec);
+        return fit(fcinfo, relation, std::vector<std::string>(labels.names, labels.names + labels.count), spec);
     });
 }
 

@@ -64,6 +64,11 @@ Matrix feature_matrix(FunctionCallInfo fcinfo) {
 }
 
 Result<void> check_shape(const backend::CachedModel& m, const Matrix& x) {
+    if (m.targets > 1)
+        return fail(sqlstate::wrong_object_type,
+                    "model " + std::to_string(m.model_id) + " is a joint regression of " +
+                        std::to_string(m.targets) + " targets",
+                    "Use pgml.predict_joint() on each row.");
     if (x.width != 0) return backend::check_width(m, x.width);
     if (x.count % m.num_features == 0) return {};
     return fail(sqlstate::invalid_parameter,

@@ -172,7 +172,7 @@ Datum predict_row(FunctionCallInfo fcinfo, By by, Want want) {
             return out;
         }
         return answer(**m, FeatureRow{features.data(), static_cast<uint32_t>(features.size()), ElemType::f4},
-                      want == Want::proba);
+                      want == Want::proba ? Output::proba : Output::value);
     });
 }
 

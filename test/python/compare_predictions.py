@@ -3,7 +3,8 @@
 
 Reads CSV on stdin: one row ('model', task, base64 UBJSON bytes), then rows
 ('row', '{features}', prediction) where the prediction is pgml.predict's
-value (regression) or pgml.predict_proba's array (classification). Scores
+value (regression), pgml.predict_proba's array (classification) or
+pgml.predict_joint's array (task 'joint': a multi-output regression). Scores
 the same float32 rows with xgboost.Booster.inplace_predict on the same model
 bytes and writes one verdict line to the file named by argv[1].
 """
@@ -28,7 +29,7 @@ def main():
     features, ours = [], []
     for kind, x, y in reader:
         features.append(parse_array(x))
-        ours.append(parse_array(y) if task == "classification" else [float(y)])
+        ours.append(parse_array(y) if task in ("classification", "joint") else [float(y)])
     x = np.asarray(features, dtype=np.float32)
     try:
         theirs = booster.inplace_predict(x, missing=np.nan)

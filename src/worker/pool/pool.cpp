@@ -195,7 +195,7 @@ void Pool::score(Buffers& b) {
 // n requests of one model, kind and width, answered in their slots.
 void Pool::score_group(const Model& model, Request* group, size_t n, Buffers& b) {
     const size_t nf = model.num_features();
-    const size_t k = model.num_classes();
+    const size_t k = model.vector_size();  // PROBA: classes, or a joint regression's targets
     const uint32_t kind = group[0].slot->kind;
     // One request is scored straight from its slot; a batch is gathered
     // into one block, as XGBoost needs.
@@ -208,7 +208,7 @@ void Pool::score_group(const Model& model, Request* group, size_t n, Buffers& b)
     if (kind == shm::PREDICT)
         r = model.predict_batch(block, n, b.values.get());
     else if (k > region_->max_features)
-        r = fail(sqlstate::limit_exceeded, "more classes than pgml_worker.max_features");
+        r = fail(sqlstate::limit_exceeded, "more classes or targets than pgml_worker.max_features");
     else
         r = model.predict_proba_batch(block, n, b.proba.get());
     for (size_t i = 0; i < n; ++i) {
