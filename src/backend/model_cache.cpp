@@ -102,10 +102,12 @@ struct CatalogModel {
 // A model's targets: the label columns of its snapshot (text[] since 0.6,
 // one text before: to_jsonb reads both, so a database not yet updated
 // keeps serving). Imported models have no snapshot and one target.
-#define PGML_TARGETS                                                                             \
-    "(SELECT CASE pg_catalog.jsonb_typeof(pg_catalog.to_jsonb(s.y_column_name))"                 \
-    "        WHEN 'array' THEN pg_catalog.jsonb_array_length(pg_catalog.to_jsonb(s.y_column_name))" \
-    "        ELSE 1 END FROM pgml.snapshots s WHERE s.id OPERATOR(pg_catalog.=) m.snapshot_id)"
+// Every operator is qualified: the caller's search_path may shadow them.
+#define PGML_TARGETS                                                                                 \
+    "(SELECT CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.to_jsonb(s.y_column_name))"                \
+    "                  OPERATOR(pg_catalog.=) 'array'"                                             \
+    "        THEN pg_catalog.jsonb_array_length(pg_catalog.to_jsonb(s.y_column_name)) ELSE 1 END"    \
+    "   FROM pgml.snapshots s WHERE s.id OPERATOR(pg_catalog.=) m.snapshot_id)"
 
 constexpr const char* kDeployedQuery =
     "SELECT p.id, m.id, p.task, m.classes, m.num_features, 'pgml.deployments'::regclass::oid, " PGML_TARGETS

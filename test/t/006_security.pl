@@ -96,7 +96,7 @@ SELECT count(*) FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid
 figure("privileges: $denied attempts by roles without the needed grant denied with 42501; catalog unchanged; by default PUBLIC gets USAGE on schema pgml and EXECUTE on its functions, nothing on its tables, views or sequences");
 
 # Every SQL or PL/pgSQL function of the extension pins search_path, except
-# pgml.train and pgml.snapshot, which must resolve the relation with the
+# pgml.train, train_joint and snapshot, which must resolve the relation with the
 # caller's path and schema-qualify all they call.
 is($node->safe_psql('postgres', q{
 SELECT coalesce(string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text), '') FROM pg_proc p
@@ -105,8 +105,8 @@ SELECT coalesce(string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regpr
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pgml_worker')
    AND l.lanname IN ('sql', 'plpgsql')
    AND NOT coalesce(p.proconfig @> '{"search_path=pg_catalog, pg_temp"}', false)}),
-	'pgml.snapshot(text,text,real,text,jsonb), pgml.train(text,text,text,text,text,jsonb,real,text,boolean,jsonb,text,jsonb,jsonb,text,boolean)',
-	'every SQL and PL/pgSQL function pins search_path = pg_catalog, pg_temp, but pgml.train and pgml.snapshot (they resolve the relation with the caller\'s)');
+	'pgml.snapshot(text,text,real,text,jsonb), pgml.train(text,text,text,text,text,jsonb,real,text,boolean,jsonb,text,jsonb,jsonb,text,boolean), pgml.train_joint(text,text,text,text[],text,jsonb,text,jsonb,jsonb,real,text,text,boolean,boolean,jsonb)',
+	'every SQL and PL/pgSQL function pins search_path = pg_catalog, pg_temp, but pgml.train, train_joint and snapshot (they resolve the relation with the caller\'s)');
 
 # search_path hijack: bob's schema shadows the functions and operators the
 # extension's functions use. Callers with bob's schema first in their path
@@ -154,7 +154,7 @@ SELECT running FROM pgml.worker_stats();
 SELECT 'passed';});
 	is("$st " . (split /\n/, $o)[-1], 'ok passed', "search_path = evil, pg_catalog: train, deploy, predict, export, import as $role run none of bob's objects");
 }
-figure('search_path: every SQL/PL/pgSQL function pins search_path = pg_catalog, pg_temp except pgml.train and pgml.snapshot (schema-qualified); train, deploy, predict, export and import with a hostile schema first in the path ran none of its 12 shadowing functions and operators');
+figure('search_path: every SQL/PL/pgSQL function pins search_path = pg_catalog, pg_temp except pgml.train, train_joint and snapshot (schema-qualified); train, deploy, predict, export and import with a hostile schema first in the path ran none of its 12 shadowing functions and operators');
 
 # Two databases, one project name, one worker: each gets its own model
 # (both have model id 1), checked under concurrent load.
@@ -267,12 +267,13 @@ for my $g (@fixed) {
 	($st) = as_role('bob', "ALTER DATABASE postgres SET pgml_worker.$g = 1");
 	$refused += is($st, '42501', "bob: ALTER DATABASE SET pgml_worker.$g fails (42501)");
 }
-for my $g ('predict_path = backend', 'predict_path = auto', 'timeout_ms = 1', 'timeout_ms = 3600000') {
+for my $g ('predict_path = backend', 'predict_path = auto', 'timeout_ms = 1', 'timeout_ms = 3600000', 'train_progress = 0') {
 	my ($st) = as_role('bob', "SET pgml_worker.$g");
 	is($st, 'ok', "bob may SET pgml_worker.$g (it affects his own session only)");
 }
 is($node->safe_psql('postgres', q{SELECT string_agg(name || '=' || context, ' ' ORDER BY name) FROM pg_settings WHERE name LIKE 'pgml_worker.%' AND context = 'user'}),
-	'pgml_worker.predict_path=user pgml_worker.timeout_ms=user', 'only predict_path and timeout_ms are user settings');
+	'pgml_worker.predict_path=user pgml_worker.timeout_ms=user pgml_worker.train_progress=user',
+	'only predict_path, timeout_ms and train_progress (the notices of his own trainings) are user settings');
 is(worker_pid($node) =~ /^\d+$/ ? 1 : 0, 1, 'the worker still runs');
 figure(sprintf('settings: %d attempts by a non-superuser to change the worker\'s settings (SET, set_config, ALTER SYSTEM/ROLE/DATABASE) refused; only predict_path and timeout_ms are user settings', $refused));
 

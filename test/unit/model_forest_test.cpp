@@ -10,6 +10,7 @@
 #include "common.hpp"
 #include "core/forest_probe.hpp"
 #include "core/model.hpp"
+#include "core/train.hpp"
 
 namespace pgml::unit {
 namespace {
@@ -59,6 +60,48 @@ TEST(ModelForest, ClassifierProbabilitiesAndClassesAsXGBoostGave) {
         ASSERT_TRUE(fst->predict_batch(rows.data(), n, cb.data()));
         EXPECT_EQ(ca, cb) << k << " classes";
     }
+}
+
+// A joint regression (3 labels per row, trained as pgml.train_joint
+// does): the forest has a group per target and answers every target
+// exactly as XGBoost, with the stratified split and a search on the way.
+TEST(ModelForest, JointRegressionAnswersEveryTargetAsXGBoostDid) {
+    Dataset d(kTinyFeatures, 3);
+    for (uint32_t i = 0; i < 600; ++i) {
+        float row[kTinyFeatures];
+        tiny_row(i + 300000, row);
+        const float labels[3] = {row[0] + row[1], row[1] * 2 - row[2], std::floor(row[2])};
+        float* dst = d.append_row(labels);
+        ASSERT_NE(dst, nullptr);
+        std::memcpy(dst, row, sizeof row);
+    }
+    TrainSpec spec;
+    spec.params = {{"n_estimators", "6"}, {"nthread", "1"}};
+    spec.sampling = Sampling::stratified;
+    spec.search.kind = search::Kind::grid;
+    spec.search.axes = {{"max_depth", {"2", "4"}, {"2", "4"}}};
+    spec.search.cv = 2;
+    auto hook = [](Phase, size_t, size_t) -> Result<void> { return {}; };
+    auto trained = train(d, spec, hook);
+    ASSERT_TRUE(trained) << trained.error().message;
+    EXPECT_EQ(trained->targets, 3u);
+    EXPECT_FALSE(trained->search_results.empty());
+    const auto& bytes = trained->ubj;
+    auto xgb = Model::load(bytes.data(), bytes.size(), Task::regression, {});
+    auto fst = Model::load(bytes.data(), bytes.size(), Task::regression, {});
+    ASSERT_TRUE(xgb && fst);
+    EXPECT_EQ(xgb->num_targets(), 3u);
+    EXPECT_EQ(xgb->vector_size(), 3u);
+    ASSERT_TRUE(fst->use_forest(bytes.data(), bytes.size())) << "the joint model was not compiled";
+    EXPECT_EQ(fst->compiled()->num_groups, 3u);
+    const size_t n = 2000;
+    std::vector<float> rows = rows_for(*fst, n);
+    std::vector<float> a(n * 3), b(n * 3);
+    ASSERT_TRUE(xgb->predict_proba_batch(rows.data(), n, a.data()));
+    ASSERT_TRUE(fst->predict_proba_batch(rows.data(), n, b.data()));
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+    // The targets differ: it is not one output repeated.
+    EXPECT_NE(a[0], a[1]);
 }
 
 TEST(ModelForest, ModelsAForestDoesNotCoverStayOnXGBoost) {

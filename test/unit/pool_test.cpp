@@ -173,10 +173,10 @@ TEST_F(PoolTest, UnknownModelNeedsHandOverAndMixedBatchesAreSortedOut) {
                 need.fetch_add(a.status == shm::NEED_MODEL);
                 break;
             }
-            case 2: {  // PROBA of a regression model: nothing to answer with
+            case 2: {  // the vector answer of a regression: its one value (predict_joint)
                 Answer a = ask(region_, kDb, kModel, row, kTinyFeatures, shm::PROBA);
                 EXPECT_EQ(a.status, shm::OK) << a.message;
-                EXPECT_EQ(a.nresult, 0u);
+                EXPECT_EQ(a.nresult, 1u);
                 proba.fetch_add(a.status == shm::OK);
                 break;
             }
