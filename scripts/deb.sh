@@ -82,7 +82,7 @@ if ! unmet=$(cd "$tree" && dpkg-checkbuilddeps 2>&1); then
         echo "$unmet" >&2
         die "run 'make deb' as root to install them, or: apt-get build-dep $top"
     fi
-    echo "deb: installing the build dependencies (${unmet#*: })"
+    echo "deb: installing the build dependencies (${unmet##*: })"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get build-dep -y -qq --no-install-recommends "$tree" >/dev/null

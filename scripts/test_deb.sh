@@ -9,8 +9,9 @@
 #              architecture; Depends names postgresql-15 and the package of
 #              every library the packaged .so links (libxgboost0, libgomp1...)
 #   contents   only the library, the control file, every upgrade script
-#              (each sql/pgml_worker--*.sql, byte for byte), the data sets
-#              and the docs; no path or file naming the build tree
+#              (each sql/pgml_worker--*.sql, byte for byte), the data sets,
+#              the docs and lintian's overrides; no path or file naming the
+#              build tree
 #   lintian    no errors (when lintian is installed; warnings are shown)
 #   scratch root  PostgreSQL 15's files copied into a scratch root (less any
 #              pgml_worker file of the system's), the package unpacked over
@@ -126,7 +127,8 @@ while read -r p; do
         ./usr/share/ | ./usr/share/postgresql/ | "./usr/share/postgresql/$pgver/" | "$ext/" | \
         "$ext/pgml_worker.control" | "$ext"/pgml_worker--*.sql | \
         "$ext/pgml_worker/" | "$ext/pgml_worker/datasets/" | "$ext"/pgml_worker/datasets/*.csv | \
-        ./usr/share/doc/ | "./usr/share/doc/$pkg/" | "./usr/share/doc/$pkg/"*) ;;
+        ./usr/share/doc/ | "./usr/share/doc/$pkg/" | "./usr/share/doc/$pkg/"* | \
+        ./usr/share/lintian/ | ./usr/share/lintian/overrides/ | "./usr/share/lintian/overrides/$pkg") ;;
         *) problems+=("unexpected path $p") ;;
     esac
 done <<< "$listing"
