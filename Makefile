@@ -7,6 +7,8 @@
 #                 server that preloads pgml_worker
 #   make soak     an hour of checked load with faults on a throwaway cluster
 #   make bench    install what is missing, run the benchmark (bench/README.md)
+#   make deb      the Debian package postgresql-15-pgml-worker (debian/), built
+#                 in a temporary copy of the tree, into build/deb/
 
 EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
@@ -42,7 +44,7 @@ DATASETS      = breast_cancer diabetes digits iris linnerud wine
 DATASET_FILES = $(DATASETS:%=datasets/%.csv)
 
 # Set before including PGXS, whose clean rule tests it when it is read.
-EXTRA_CLEAN = .layers-checked $(DATASET_FILES)
+EXTRA_CLEAN = .layers-checked $(DATASET_FILES) build
 
 # Postgres' LLVM JIT would want bitcode of every file; C++ gains nothing.
 override with_llvm = no
@@ -83,7 +85,7 @@ uninstall-datasets:
 	rm -f $(addprefix '$(DESTDIR)$(datasetdir)'/, $(notdir $(DATASET_FILES)))
 	-rmdir '$(DESTDIR)$(datasetdir)' '$(DESTDIR)$(datadir)/extension/pgml_worker'
 
-.PHONY: deps demo demo-stop test soak bench
+.PHONY: deps demo demo-stop test soak bench deb
 deps:
 	@scripts/deps.sh
 
@@ -103,3 +105,8 @@ soak: deps all
 # The seed's benchmark against the Python microservice (bench/README.md).
 bench: deps all
 	@bench/run
+
+# The Debian package, into build/deb/ (scripts/deb.sh; as root it installs
+# its build dependencies first).
+deb:
+	@scripts/deb.sh

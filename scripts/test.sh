@@ -11,6 +11,10 @@
 #                  test/regress.conf (the library preloaded), removed after
 #   TAP          the TAP_TESTS (test/t), with make installcheck; each test
 #                starts its own clusters
+#   package      scripts/test_deb.sh: builds the Debian package (make deb),
+#                checks its metadata and contents, and runs the pg_regress
+#                suite and an update from every earlier version on a
+#                cluster that runs the packaged files from a scratch root
 # Ends with one line: "pgml_worker tests: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,6 +124,14 @@ fi
 for l in "$src"/tmp_check/log/*.log; do
     [ -f "$l" ] && grep -q 'terminated by signal [^9]' "$l" && { echo "test: a crash in $l"; failed=$((failed + 1)); }
 done
+
+echo "== package (scripts/test_deb.sh)"
+status=0
+scripts/test_deb.sh 2>&1 | tee "$work/deb.log" || status=$?
+p=$(sed -n 's/^test_deb: \([0-9]*\) passed, [0-9]* failed$/\1/p' "$work/deb.log")
+f=$(sed -n 's/^test_deb: [0-9]* passed, \([0-9]*\) failed$/\1/p' "$work/deb.log")
+add "${p:-0}" "${f:-0}"
+ran $status "${f:-0}"
 
 # The figures the TAP tests measured (README "Reliability").
 echo "== figures"
