@@ -275,7 +275,7 @@ is($node->safe_psql('postgres', q{SELECT string_agg(name || '=' || context, ' ' 
 	'pgml_worker.predict_path=user pgml_worker.timeout_ms=user pgml_worker.train_progress=user',
 	'only predict_path, timeout_ms and train_progress (the notices of his own trainings) are user settings');
 is(worker_pid($node) =~ /^\d+$/ ? 1 : 0, 1, 'the worker still runs');
-figure(sprintf('settings: %d attempts by a non-superuser to change the worker\'s settings (SET, set_config, ALTER SYSTEM/ROLE/DATABASE) refused; only predict_path and timeout_ms are user settings', $refused));
+figure(sprintf('settings: %d attempts by a non-superuser to change the worker\'s settings (SET, set_config, ALTER SYSTEM/ROLE/DATABASE) refused; only predict_path, timeout_ms and train_progress are user settings', $refused));
 
 is(scalar(server_crashes($node)), 0, 'no server process crashed');
 $node->stop;
