@@ -25,11 +25,12 @@ PG_FUNCTION_INFO_V1(pgml_predict_joint_model);
 namespace pgml::sqlapi {
 
 Result<Datum> answer(backend::CachedModel& cm, const FeatureRow& row, Output what) {
-    const std::string model = "model " + std::to_string(cm.model_id);
+    // Built only for an error: this is every prediction's path.
+    const auto model = [&] { return "model " + std::to_string(cm.model_id); };
     if (what == Output::value) {
         if (cm.targets > 1)
             return fail(sqlstate::wrong_object_type,
-                        model + " is a joint regression of " + std::to_string(cm.targets) + " targets",
+                        model() + " is a joint regression of " + std::to_string(cm.targets) + " targets",
                         "Use pgml.predict_joint(), which returns them all.");
         if (auto r = backend::check_width(cm, row.count); !r) return tl::unexpected(r.error());
         backend::Answer out{0, nullptr};
@@ -37,10 +38,10 @@ Result<Datum> answer(backend::CachedModel& cm, const FeatureRow& row, Output wha
         return Float4GetDatum(static_cast<float>(out.value));
     }
     if (what == Output::proba && cm.task != Task::classification)
-        return fail(sqlstate::wrong_object_type, "predict_proba needs a classification model; " + model + " is a regression",
+        return fail(sqlstate::wrong_object_type, "predict_proba needs a classification model; " + model() + " is a regression",
                     cm.targets > 1 ? "Use pgml.predict_joint() for a joint regression." : "Use pgml.predict() for regression.");
     if (what == Output::joint && cm.task != Task::regression)
-        return fail(sqlstate::wrong_object_type, "predict_joint needs a regression model; " + model + " is a classification",
+        return fail(sqlstate::wrong_object_type, "predict_joint needs a regression model; " + model() + " is a classification",
                     "Use pgml.predict() or pgml.predict_proba().");
     if (auto r = backend::check_width(cm, row.count); !r) return tl::unexpected(r.error());
     // The probabilities, or the joint regression's values (one for a plain
