@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backend/model_bytes.hpp"
 #include "backend/worker_client.hpp"
 #include "pg/guard.hpp"
 #include "pg/region.hpp"
@@ -453,26 +454,6 @@ Result<CachedModel*> model_by_id(int64_t model_id) {
     if (!row->project_exists)
         return fail(sqlstate::undefined_object, "model " + std::to_string(model_id) + " does not exist");
     return c.by_id.emplace(model_id, entry_of(std::move(*row))).first->second.get();
-}
-
-bytea* fetch_model_data(int64_t model_id) {
-    MemoryContext caller = CurrentMemoryContext;
-    Oid argtype = INT8OID;
-    Datum arg = Int64GetDatum(model_id);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    int rc = SPI_execute_with_args("SELECT data FROM pgml.models WHERE id OPERATOR(pg_catalog.=) $1",
-                                   1, &argtype, &arg, nullptr, true, 1);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "reading model %lld failed", static_cast<long long>(model_id));
-    if (SPI_processed != 1)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("model %lld does not exist", static_cast<long long>(model_id))));
-    bool isnull;
-    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-    MemoryContext spi = MemoryContextSwitchTo(caller);
-    bytea* copy = reinterpret_cast<bytea*>(pg_detoast_datum_copy(reinterpret_cast<struct varlena*>(DatumGetPointer(d))));
-    MemoryContextSwitchTo(spi);
-    SPI_finish();
-    return copy;
 }
 
 Result<const Model*> backend_booster(CachedModel& m) {

@@ -55,9 +55,6 @@ Result<CachedModel*> model_by_id(int64_t model_id);
 
 // The backend path's booster of a cached model, loaded on first use.
 Result<const Model*> backend_booster(CachedModel& m);
-// A model's serialized bytes from the catalog, detoasted into the caller's
-// memory context. Plain C-style: may ereport; call through pg::call.
-bytea* fetch_model_data(int64_t model_id);
 
 // Called first by every predict function, before any C++ object exists
 // (plain C: may ereport): makes sure deployments committed since the last

@@ -1,5 +1,6 @@
 #include "backend/worker_client.hpp"
 
+#include "backend/model_bytes.hpp"
 #include "backend/model_cache.hpp"
 #include "pg/region.hpp"
 #include "pg/settings.hpp"
