@@ -37,7 +37,7 @@ SELECT count(*) FROM pg_buffercache b JOIN pg_class c ON b.relfilenode = pg_rela
 };
 cmp_ok($toast_pages, '>', 400, "the model's TOAST value spans $toast_pages pages");
 
-for my $path (qw(auto backend)) {
+for my $path (qw(worker backend)) {
 	$node->restart;
 	is($cached->(), 0, "$path: after a restart no TOAST page of the model is cached");
 	is($node->safe_psql('postgres', "SET pgml_worker.predict_path = '$path'; SELECT pgml.predict('big', $row)"),
@@ -57,7 +57,7 @@ ALTER TABLE pgml.models ALTER COLUMN data SET STORAGE EXTERNAL;
 is($node->safe_psql('postgres', q{
 SELECT pg_column_compression(data) IS NOT NULL FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id WHERE p.name = 'packed'}),
 	't', 'the imported copy is stored compressed');
-for my $path (qw(auto backend)) {
+for my $path (qw(worker backend)) {
 	is($node->safe_psql('postgres', "SET pgml_worker.predict_path = '$path'; SELECT pgml.predict('packed', $row)"),
 		$expected, "$path: the compressed copy gives the same answer");
 }
