@@ -9,6 +9,12 @@
 #   make bench    install what is missing, run the benchmark (bench/README.md)
 #   make deb      the Debian package postgresql-15-pgml-worker (debian/), built
 #                 in a temporary copy of the tree, into build/deb/
+#   make sanitize-regress   the pg_regress and isolation suites against a
+#                 build with AddressSanitizer and UndefinedBehaviorSanitizer,
+#                 on a throwaway cluster (scripts/sanitize.sh; nothing installed
+#                 into the system); make sanitize adds the TAP suites that
+#                 exercise faults and bad input
+#   make SANITIZE=address,undefined   (any -fsanitize= list) a sanitized build
 
 EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
@@ -26,6 +32,17 @@ OBJS        = $(CORE_OBJS) $(PG_SRCS:.cpp=.o)
 PG_CXXFLAGS = -std=c++20 -Wno-register -fno-omit-frame-pointer
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK  = -lxgboost -lgomp -lstdc++
+
+# SANITIZE=address,undefined (any -fsanitize= list) instruments the
+# extension's code, compiled and linked; empty (the default) changes
+# nothing. The server that loads such a library needs the sanitizers'
+# runtimes preloaded: scripts/sanitize.sh sets that up.
+SANITIZE ?=
+ifneq ($(strip $(SANITIZE)),)
+SANITIZE_FLAGS = -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+PG_CXXFLAGS += $(SANITIZE_FLAGS)
+SHLIB_LINK  += $(SANITIZE_FLAGS)
+endif
 
 # The suites, as contrib modules declare them: `make installcheck` runs
 # them against a running server that preloads pgml_worker (as
@@ -85,7 +102,7 @@ uninstall-datasets:
 	rm -f $(addprefix '$(DESTDIR)$(datasetdir)'/, $(notdir $(DATASET_FILES)))
 	-rmdir '$(DESTDIR)$(datasetdir)' '$(DESTDIR)$(datadir)/extension/pgml_worker'
 
-.PHONY: deps demo demo-stop test soak bench deb
+.PHONY: deps demo demo-stop test soak bench deb sanitize-regress sanitize
 deps:
 	@scripts/deps.sh
 
@@ -110,3 +127,14 @@ bench: deps all
 # its build dependencies first).
 deb:
 	@scripts/deb.sh
+
+# The pg_regress and isolation suites against an ASan+UBSan build of the
+# extension (about 3 min), in a scratch copy of the tree and a scratch copy
+# of the PostgreSQL installation (scripts/sanitize.sh); make sanitize adds
+# the TAP suites of faults, bad input, security and the worker's edges
+# (about 10 min more).
+sanitize-regress: deps
+	@scripts/sanitize.sh
+
+sanitize: deps
+	@SANITIZE_TAP=1 scripts/sanitize.sh

@@ -3,12 +3,19 @@
 # fresh machine (make test installs the packages and the build first).
 #   unit         pure C++ tests of the shared-memory protocols, the pool and
 #                the registry (test/unit, GoogleTest)
+#   unit, TSan   the same tests built with -fsanitize=thread
+#                (SANITIZE=thread test/unit/run.sh); a ThreadSanitizer
+#                report counts as one more failure
 #   model check  the model checker against real and corrupted XGBoost models
 #                (test/core)
 #   pg_regress   the REGRESS suite (sql/, expected/), with make installcheck
 #   isolation    the ISOLATION suite (test/isolation), with make installcheck
 #                  both against a throwaway cluster started here with
 #                  test/regress.conf (the library preloaded), removed after
+#   sanitizers   scripts/sanitize.sh: the pg_regress and isolation suites
+#                again, against a build of the extension with ASan and UBSan
+#                in a scratch copy of the PostgreSQL installation; a
+#                sanitizer report fails it
 #   TAP          the TAP_TESTS (test/t), with make installcheck; each test
 #                starts its own clusters
 #   package      scripts/test_deb.sh: builds the Debian package (make deb),
@@ -65,6 +72,21 @@ f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?,.*/\1/p' "$work/unit.log" | tai
 add "${p:-0}" "${f:-0}"
 ran $status "${f:-0}"
 
+echo "== unit under ThreadSanitizer (SANITIZE=thread test/unit/run.sh)"
+status=0
+SANITIZE=thread test/unit/run.sh "$work/unit-tsan" 2>&1 | tee "$work/unit-tsan.log" || status=$?
+p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\?\..*/\1/p' "$work/unit-tsan.log" | tail -1)
+f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\?,.*/\1/p' "$work/unit-tsan.log" | tail -1)
+add "${p:-0}" "${f:-0}"
+# Reports fail the run (exit status 66) but no test: one failure for them.
+tsan=$(grep -c '^WARNING: ThreadSanitizer' "$work/unit-tsan.log" || true)
+if [ "$tsan" -gt 0 ]; then
+    echo "test: $tsan ThreadSanitizer report(s) (above)" >&2
+    add 0 1
+else
+    ran $status "${f:-0}"
+fi
+
 # Thousands of checks (each model, corruption and bit flip) count as one
 # test here; run.sh's own line gives them.
 echo "== model check (test/core)"
@@ -109,6 +131,14 @@ as_pg "$PG_BINDIR/pg_ctl" -D "$data" -m fast stop >/dev/null
 crashed "$work/server.log" || true
 [ $failed -gt 0 ] && tail -n 50 "$work/server.log"
 unset PGHOST PGPORT PGUSER
+
+echo "== pg_regress and isolation under ASan and UBSan (scripts/sanitize.sh)"
+status=0
+scripts/sanitize.sh 2>&1 | tee "$work/sanitize.log" || status=$?
+p=$(sed -n 's/^sanitize: \([0-9]*\) passed, [0-9]* failed$/\1/p' "$work/sanitize.log")
+f=$(sed -n 's/^sanitize: [0-9]* passed, \([0-9]*\) failed$/\1/p' "$work/sanitize.log")
+add "${p:-0}" "${f:-0}"
+ran $status "${f:-0}"
 
 echo "== TAP (make installcheck; PostgreSQL::Test::Cluster)"
 status=0

@@ -197,7 +197,9 @@ Asked hand_over_claimed(shm::Region* r, int64_t model_id, bool classification, c
     h->classification = classification ? 1 : 0;
     h->nclasses = nclasses;
     h->nbytes = nbytes;
-    memcpy(shm::handoff_classes(h), classes, sizeof(double) * nclasses);
+    // A regression has no classes, and its `classes` may be null: memcpy
+    // from a null pointer is undefined even for 0 bytes (UBSan reports it).
+    if (nclasses > 0) memcpy(shm::handoff_classes(h), classes, sizeof(double) * nclasses);
     memcpy(shm::handoff_bytes(h), VARDATA(data), nbytes);
     pfree(data);
 

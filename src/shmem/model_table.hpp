@@ -9,6 +9,13 @@
 // size. `requests` is added to by pool threads; one still holding a lease
 // on a model freed meanwhile may add a batch to the entry's next model (a
 // counter only).
+//
+// The fields under the sequence lock are atomics, accessed relaxed: a
+// reader may copy them while the writer changes them (the copy is then
+// thrown away), and with plain fields that overlap would be a data race,
+// undefined behaviour in C++ (ThreadSanitizer reported it). Relaxed atomic
+// loads and stores compile to the same plain moves on x86; the ordering
+// comes from the fences around them (model_table.cpp).
 #pragma once
 
 #include <atomic>
@@ -24,13 +31,13 @@ inline constexpr size_t kEngineNoteMax = 200;
 struct ModelStat {
     std::atomic<uint32_t> in_use;  // 0 = empty entry
     std::atomic<uint32_t> seq;
-    uint32_t db;
-    uint32_t engine;               // Engine
-    int64_t model_id;
-    uint64_t bytes;
-    uint64_t loaded_ns;            // system clock, ns since the epoch
+    std::atomic<uint32_t> db;
+    std::atomic<uint32_t> engine;  // Engine
+    std::atomic<int64_t> model_id;
+    std::atomic<uint64_t> bytes;
+    std::atomic<uint64_t> loaded_ns;  // system clock, ns since the epoch
     std::atomic<uint64_t> requests;
-    char engine_note[kEngineNoteMax];
+    std::atomic<char> engine_note[kEngineNoteMax];  // NUL-terminated
 };
 
 // The writer's side: an entry now describes this model, or none.

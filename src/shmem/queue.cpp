@@ -1,13 +1,34 @@
 #include "shmem/queue.hpp"
 
+#include <atomic>
+
 #include "shmem/region.hpp"
 #include "shmem/spin.hpp"
 
 namespace pgml::shm {
 
+namespace {
+
+// A ring's count changes only under the lock, but a polling pool thread
+// reads the request ring's count without it (a hint; the pop takes the
+// lock). A plain store racing that read is a data race in C++ (found by
+// ThreadSanitizer), so every store to a count is atomic. Relaxed is enough:
+// the lock orders the ring's contents, and the unlocked read only decides
+// whether to take the lock. Reads under the lock stay plain (stores happen
+// only under it).
+void set_count(Ring& ring, uint32_t count) noexcept {
+    std::atomic_ref<uint32_t>(ring.count).store(count, std::memory_order_relaxed);
+}
+uint32_t count_hint(const Ring& ring) noexcept {
+    // (atomic_ref<const T> is C++26; the load writes nothing.)
+    return std::atomic_ref<uint32_t>(const_cast<uint32_t&>(ring.count)).load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
 void push_locked(Region* r, Ring& ring, uint32_t index) noexcept {
     ring_array(r, ring)[(ring.head + ring.count) % ring.capacity] = index;
-    ++ring.count;
+    set_count(ring, ring.count + 1);
 }
 
 namespace {
@@ -17,7 +38,7 @@ uint32_t pop_locked(Region* r, Ring& ring, uint32_t* out, uint32_t max) noexcept
     const uint32_t* a = ring_array(r, ring);
     for (uint32_t i = 0; i < n; ++i) out[i] = a[(ring.head + i) % ring.capacity];
     ring.head = (ring.head + n) % ring.capacity;
-    ring.count -= n;
+    set_count(ring, ring.count - n);
     return n;
 }
 
@@ -59,7 +80,7 @@ void enqueue_request(Region* r, uint32_t index) noexcept {
 uint32_t take_requests(Region* r, uint32_t* out, uint32_t max) noexcept {
     r->lock.lock();
     for (;;) {
-        if (r->stopping) {
+        if (r->stopping.load(std::memory_order_relaxed)) {
             r->lock.unlock();
             return 0;
         }
@@ -89,10 +110,10 @@ uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin
     bool marked = true;  // `spinning` is ours
     for (unsigned i = 1;; ++i) {
         // Reading the count without the lock is only a hint; the pop takes it.
-        if (__atomic_load_n(&r->requests.count, __ATOMIC_RELAXED) > 0 &&
+        if (count_hint(r->requests) > 0 &&
             (n = pop_many(r, r->requests, out, max)) > 0)
             break;
-        if (__atomic_load_n(&r->stopping, __ATOMIC_RELAXED)) break;
+        if (r->stopping.load(std::memory_order_relaxed)) break;
         if (i % kLooksPerYield != 0) {
             __builtin_ia32_pause();
             continue;
@@ -105,7 +126,7 @@ uint32_t spin_for_requests(Region* r, uint32_t* out, uint32_t max, uint64_t spin
         r->spinning.store(0, std::memory_order_release);
         const bool idle = yield_while_idle();
         expected = 0;
-        if (!idle || __atomic_load_n(&r->stopping, __ATOMIC_RELAXED) ||
+        if (!idle || r->stopping.load(std::memory_order_relaxed) ||
             !r->spinning.compare_exchange_strong(expected, 1)) {
             marked = false;  // given up, or another thread polls now
             break;
@@ -129,7 +150,7 @@ void stop_requests(Region* r) noexcept {
     uint32_t posts;
     {
         Guard g(r->lock);
-        r->stopping = true;
+        r->stopping.store(true, std::memory_order_relaxed);
         posts = r->sleepers - r->wakeups;
         r->wakeups = r->sleepers;
     }
@@ -138,7 +159,7 @@ void stop_requests(Region* r) noexcept {
 
 void start_requests(Region* r) noexcept {
     Guard g(r->lock);
-    r->stopping = false;
+    r->stopping.store(false, std::memory_order_relaxed);
     r->sleepers = 0;
     r->wakeups = 0;
     r->spinning.store(0, std::memory_order_relaxed);

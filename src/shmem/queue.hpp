@@ -19,7 +19,7 @@ struct Region;
 
 struct Ring {
     uint32_t head;  // next to pop
-    uint32_t count;
+    uint32_t count;     // stored atomically: also read without the lock (queue.cpp)
     uint32_t capacity;
     uint64_t offset;  // of the uint32_t[capacity] array from the Region start
 };

@@ -59,7 +59,10 @@ struct Region {
     // tens of microseconds). Cleared before the poller's locked re-check,
     // and while it yields the CPU.
     std::atomic<uint32_t> spinning;
-    bool stopping;     // pool threads return from take_requests
+    // Pool threads return from take_requests. Written under the lock; read
+    // without it too (a polling thread, a pool thread after a fault), hence
+    // atomic. Relaxed everywhere: what it orders is under the lock.
+    std::atomic<bool> stopping;
     uint32_t sweeps;   // reclaim_orphans' sweeps so far
     Ring free_slots;
     Ring requests;     // PREDICT / PROBA, for the pool threads

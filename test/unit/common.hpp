@@ -90,6 +90,27 @@ inline bool wait_until(const std::function<bool()>& pred,
     return true;
 }
 
+// A backend's wait for its answer, as the backend does it (await_inner in
+// src/backend/worker_client.cpp): wait_for_answer again until the slot is
+// DONE or timeout passes; the state it saw last. One wait_for_answer may
+// return early with the request still on its way: the futex wait returns
+// at once when the state moved from QUEUED to TAKEN before it slept, and
+// may wake spuriously. Tests that took one call for the answer failed now
+// and then (under ThreadSanitizer's slower threads, often).
+inline uint32_t wait_done(shm::Slot* s, std::chrono::milliseconds timeout = std::chrono::milliseconds(10000),
+                          uint64_t spin_ns = 0) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= until) return s->state.load();
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count();
+        // The whole time left each time: a lost wake-up still shows as a
+        // wait until the timeout.
+        const uint32_t st = shm::wait_for_answer(s, spin_ns, static_cast<int>(left + 1));
+        if (st == shm::DONE) return st;
+    }
+}
+
 inline uint32_t sleepers(shm::Region* r) {
     shm::Guard g(r->lock);
     return r->sleepers;

@@ -2,6 +2,11 @@
 // (a lost wake-up, a slot never answered) would otherwise block the run for
 // good; past PGML_UNIT_TIMEOUT_S seconds (default 120) in one test the
 // watchdog names the test and ends the process with a failure.
+//
+// GoogleTest deletes its listeners when the process exits: the watchdog's
+// thread is stopped and joined in the destructor, never left running on a
+// freed object (it once was detached, and ThreadSanitizer caught it reading
+// the deleted watchdog's mutex and condition variable at exit).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -16,8 +21,14 @@ namespace {
 
 class Watchdog : public ::testing::EmptyTestEventListener {
 public:
-    explicit Watchdog(int seconds) : limit_(seconds) {
-        std::thread([this] { watch(); }).detach();
+    explicit Watchdog(int seconds) : limit_(seconds), thread_([this] { watch(); }) {}
+    ~Watchdog() override {
+        {
+            std::lock_guard<std::mutex> g(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
     }
     void OnTestStart(const ::testing::TestInfo& t) override {
         std::lock_guard<std::mutex> g(mu_);
@@ -33,7 +44,7 @@ public:
 private:
     void watch() {
         std::unique_lock<std::mutex> g(mu_);
-        for (;;) {
+        while (!stop_) {
             cv_.wait_for(g, std::chrono::seconds(1));
             if (running_ && std::chrono::steady_clock::now() - started_ > std::chrono::seconds(limit_)) {
                 std::fprintf(stdout, "\n[  TIMEOUT ] %s ran for more than %d s (hung?)\n", name_.c_str(), limit_);
@@ -49,6 +60,9 @@ private:
     std::string name_;
     std::chrono::steady_clock::time_point started_;
     bool running_ = false;
+    bool stop_ = false;
+    // Last: started once every member above is constructed.
+    std::thread thread_;
 };
 
 }  // namespace

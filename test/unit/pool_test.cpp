@@ -222,8 +222,8 @@ TEST_F(PoolTest, WrongWidthRowFailsAlone) {
     pool.spin_us = 0;
     pool.start(1);  // one thread: takes both at once
     shm::Slot* bs = shm::slot(region_, bad.index);
-    EXPECT_EQ(shm::wait_for_answer(bs, 0, 5000), shm::DONE);
-    EXPECT_EQ(shm::wait_for_answer(gs, 0, 5000), shm::DONE);
+    EXPECT_EQ(wait_done(bs, 5000ms), shm::DONE);
+    EXPECT_EQ(wait_done(gs, 5000ms), shm::DONE);
     EXPECT_EQ(region_->stats.batches.load(), 1u) << "not one batch: the test did not test";
     EXPECT_EQ(bs->status, shm::FAILED);
     EXPECT_NE(std::string(bs->message).find("wrong number of features"), std::string::npos);

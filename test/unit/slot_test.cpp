@@ -102,7 +102,7 @@ TEST(Slot, SleepingBackendIsWokenByFinish) {
     Slot* s = shm::slot(r, q.index);
     auto backend = std::async(std::launch::async, [&] {
         const uint64_t t0 = shm::steady_ns();
-        uint32_t st = shm::wait_for_answer(s, 0, 8000);  // no polling: sleeps at once
+        uint32_t st = wait_done(s, 8000ms);  // no polling: sleeps at once
         return std::make_pair(st, shm::steady_ns() - t0);
     });
     ASSERT_TRUE(wait_until([&] { return s->sleeping.load() == 1; }));
@@ -288,7 +288,7 @@ TEST(Slot, BackendsTimingOutAgainstAWorker) {
                     abandoned.fetch_add(1);
                     continue;
                 }
-                if (shm::wait_for_answer(s, 0, 5000) != shm::DONE) {
+                if (wait_done(s, 5000ms) != shm::DONE) {
                     ADD_FAILURE() << "no answer within 5 s";
                     shm::abandon(r, idx);
                     continue;
@@ -409,7 +409,7 @@ TEST(ReclaimOrphans, WakesASleepingBackend) {
     Slot* s = shm::slot(r, q.index);
     ASSERT_EQ(pop_request(r), q.index);
     ASSERT_TRUE(shm::take(r, q.index));
-    auto backend = std::async(std::launch::async, [&] { return shm::wait_for_answer(s, 0, 8000); });
+    auto backend = std::async(std::launch::async, [&] { return wait_done(s, 8000ms); });
     ASSERT_TRUE(wait_until([&] { return s->sleeping.load() == 1; }));
     const uint64_t t0 = shm::steady_ns();
     EXPECT_EQ(shm::reclaim_orphans(r), 1u);

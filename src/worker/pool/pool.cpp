@@ -86,7 +86,7 @@ void Pool::run(Buffers* b) noexcept {
             return;
         } catch (...) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            if (__atomic_load_n(&region_->stopping, __ATOMIC_RELAXED)) return;
+            if (region_->stopping.load(std::memory_order_relaxed)) return;
         }
     }
 }
