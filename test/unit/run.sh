@@ -68,4 +68,15 @@ OBJS=$(for f in $SRCS; do echo "$BUILD/$(echo "$f" | tr / _ | sed 's/\.cpp$/.o/'
 $CXX $LDFLAGS $OBJS -lgtest -lgtest_main -pthread -lxgboost -lgomp -o "$BIN"
 
 echo "== running $BIN"
+# GCC 12's ThreadSanitizer needs the address space it expects: on kernels
+# that randomize mmap more (vm.mmap_rnd_bits above 28) it dies with
+# "unexpected memory mapping". Without address randomization (setarch -R)
+# it runs anywhere; where personality() is refused (some containers), the
+# binary runs as it is.
+case ${SANITIZE:-} in
+    *thread*)
+        if setarch "$(uname -m)" -R true 2>/dev/null; then
+            exec setarch "$(uname -m)" -R "$BIN" "$@"
+        fi ;;
+esac
 "$BIN" "$@"
