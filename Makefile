@@ -9,6 +9,7 @@
 #   make bench    install what is missing, run the benchmark (bench/README.md)
 #   make deb      the Debian package postgresql-15-pgml-worker (debian/), built
 #                 in a temporary copy of the tree, into build/deb/
+#   make fuzz     the libFuzzer targets of fuzz/, FUZZ_SECONDS (600) each
 
 EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
@@ -110,3 +111,10 @@ bench: deps all
 # its build dependencies first).
 deb:
 	@scripts/deb.sh
+
+# The libFuzzer targets of fuzz/ (scripts/fuzz.sh, README "Fuzzing"): built
+# with clang++-14 into build/fuzz/, the regressions replayed, then each
+# target fuzzed FUZZ_SECONDS (600) in turn. make test runs a short round.
+.PHONY: fuzz
+fuzz: deps
+	@scripts/fuzz.sh

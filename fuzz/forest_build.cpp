@@ -8,6 +8,8 @@
 //  - a naive walk of the same trees (this file: base margin plus each
 //    tree's leaf in tree order, in float), for the margins, and
 //  - XGBoost itself, loaded from the same bytes (margins and values).
+// And the compiled block with a few bits flipped must be refused by
+// open_forest or score without reading outside it.
 // Rows mix the trees' exact thresholds, their float neighbours, NaN, ±Inf
 // and raw values from the input.
 #include <algorithm>
@@ -295,6 +297,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::vector<uint64_t> copy(mem);
         auto o = forest::open_forest(copy.data(), *fsize);
         FUZZ_CHECK(o.has_value(), "open_forest refused a compiled block: %s", o.error().message.c_str());
+        // The same block with a few bytes changed (a stray write into the
+        // shared region): open_forest refuses it, or it scores inside the
+        // block and ends (ASan watches the reads; -timeout the walks).
+        {
+            std::vector<uint64_t> bad(mem);
+            auto* b = reinterpret_cast<uint8_t*>(bad.data());
+            const uint32_t changes = 1 + in.below(3);
+            for (uint32_t i = 0; i < changes; ++i) b[in.below(static_cast<uint32_t>(*fsize))] ^= 1u << in.below(8);
+            if (auto g = forest::open_forest(bad.data(), *fsize)) {
+                const size_t width = (*g)->num_feature, outs = (*g)->num_groups;
+                if (width <= 64 && outs <= 64) {
+                    std::vector<float> r(width * 9, 0.5f), out(9 * outs);
+                    for (size_t i = 0; i < r.size(); i += 3) r[i] = NAN;
+                    forest::predict(**g, r.data(), 9, out.data());
+                    forest::predict(**g, r.data(), 1, out.data());
+                }
+            }
+        }
         const forest::Forest& f = **o;
         FUZZ_CHECK(f.num_groups == groups && f.num_feature == m.num_feature && f.num_trees == m.trees.size(),
                    "the forest's header does not match the model");
