@@ -1,6 +1,6 @@
 // Fuzz target: the JSON the extension reads back from a jsonb column a
 // user with the rights may have edited (pgml.models.preprocessing):
-// json::parse, preprocess::from_json, the RowEncoder built from its
+// json::parse (UTF-8 in, UTF-8 strings out), preprocess::from_json, the RowEncoder built from its
 // columns (pgml.predict(project, row) and encode_row), one row encoded
 // through it, and the to_json / from_json round trip.
 #include <string>
@@ -30,7 +30,21 @@ uint64_t mix(uint64_t& s) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
-    (void)json::parse(text);
+    // Text that is UTF-8 (as jsonb's always is) parses to UTF-8 strings:
+    // they become column names and categories, and reach messages.
+    if (auto v = json::parse(text); v && fuzz::valid_utf8(text)) {
+        std::vector<const json::Value*> todo{&*v};
+        while (!todo.empty()) {
+            const json::Value* x = todo.back();
+            todo.pop_back();
+            FUZZ_CHECK(fuzz::valid_utf8(x->string), "json::parse made a string that is not UTF-8");
+            for (const auto& e : x->array) todo.push_back(&e);
+            for (const auto& [k, e] : x->object) {
+                FUZZ_CHECK(fuzz::valid_utf8(k), "json::parse made a key that is not UTF-8");
+                todo.push_back(&e);
+            }
+        }
+    }
     auto columns = preprocess::from_json(text);
     if (!columns) {
         FUZZ_CHECK(!columns.error().message.empty(), "an error without a message");
