@@ -53,6 +53,18 @@ void try_layout(const ubjson::Document& doc, forest::Layout layout, size_t gener
     forest::predict(**g, rows.data(), n, out.data());
 }
 
+// How far inputs got, printed at exit when FUZZ_STATS is set (to see
+// what a corpus exercises: scripts/fuzz.sh does not need it).
+struct Reached {
+    size_t inputs = 0, accepted = 0, loaded = 0, compiled = 0, served = 0;
+    ~Reached() {
+        if (std::getenv("FUZZ_STATS"))
+            std::fprintf(stderr, "model_import: %zu inputs, %zu accepted by check_model, %zu loaded by XGBoost, "
+                         "%zu compiled into a forest, %zu served by the forest (compared with XGBoost)\n",
+                         inputs, accepted, loaded, compiled, served);
+    }
+} reached;
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -61,6 +73,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    ++reached.inputs;
     // The checker first, as every load path calls it.
     if (!ubjson::check_model(data, size)) {
         // Refused bytes must never reach XGBoost: load refuses them too.
@@ -69,8 +82,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // Accepted: XGBoost must load and predict it without crashing (it may
     // still refuse it with an error of its own).
+    ++reached.accepted;
     auto booster = xgb::Booster::load(data, size);
     if (!booster) return 0;
+    ++reached.loaded;
     (void)booster->set_param("nthread", "1");
     (void)booster->json_config();
     (void)booster->boosted_rounds();
@@ -97,6 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto o = forest::open_forest(mem.data(), *fsize);
         FUZZ_CHECK(o.has_value(), "open_forest refused a block compile_forest built: %s", o.error().message.c_str());
         f = *o;
+        ++reached.compiled;
     }
     const size_t n = std::clamp<size_t>((1u << 20) / (sizeof(float) * width), 1, 24);
     std::vector<float> rows;
@@ -125,6 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto model = Model::load(data, size, Task::regression, {});
     if (!model || !model->use_forest(data, size)) return 0;
     const forest::Forest* used = model->compiled();
+    ++reached.served;
     FUZZ_CHECK(used != nullptr, "use_forest succeeded without a forest");
     std::vector<float> ours(n * used->num_groups);
     forest::predict_margin(*used, rows.data(), n, ours.data());
