@@ -15,6 +15,7 @@
 #                 into the system); make sanitize adds the TAP suites that
 #                 exercise faults and bad input
 #   make SANITIZE=address,undefined   (any -fsanitize= list) a sanitized build
+#   make fuzz     the libFuzzer targets of fuzz/, FUZZ_SECONDS (600) each
 
 EXTENSION   = pgml_worker
 MODULE_big  = pgml_worker
@@ -138,3 +139,10 @@ sanitize-regress: deps
 
 sanitize: deps
 	@SANITIZE_TAP=1 scripts/sanitize.sh
+
+# The libFuzzer targets of fuzz/ (scripts/fuzz.sh, README "Fuzzing"): built
+# with clang++-14 into build/fuzz/, the regressions replayed, then each
+# target fuzzed FUZZ_SECONDS (600) in turn. make test runs a short round.
+.PHONY: fuzz
+fuzz: deps
+	@scripts/fuzz.sh

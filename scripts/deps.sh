@@ -12,6 +12,7 @@ packages=(
     libipc-run-perl                  # TAP tests (PostgreSQL::Test::Cluster)
     python3-psycopg2                 # the TAP tests' and make soak's load driver (test/load)
     python3-sklearn                  # the build writes pgml.load_dataset's data sets from its copies
+    clang-14 libclang-rt-14-dev llvm-14   # the fuzz targets (fuzz/, make fuzz and make test): libFuzzer, ASan, UBSan, llvm-symbolizer
 )
 
 missing=()

@@ -8,6 +8,8 @@
 #                report counts as one more failure
 #   model check  the model checker against real and corrupted XGBoost models
 #                (test/core)
+#   fuzz         scripts/fuzz.sh test: the libFuzzer targets of fuzz/ built,
+#                their regression inputs replayed, each fuzzed 30 s
 #   pg_regress   the REGRESS suite (sql/, expected/), with make installcheck
 #   isolation    the ISOLATION suite (test/isolation), with make installcheck
 #                  both against a throwaway cluster started here with
@@ -97,6 +99,16 @@ if [ $status -eq 0 ] && grep -qE '^test/core: [0-9]+ passed, 0 failed$' "$work/c
 else
     add 0 1
 fi
+
+# The libFuzzer targets (fuzz/): every regression file replayed, then each
+# target fuzzed 30 s; each replayed file and each run counts as one test.
+echo "== fuzz (scripts/fuzz.sh test)"
+status=0
+scripts/fuzz.sh test 2>&1 | tee "$work/fuzz.log" || status=$?
+p=$(sed -n 's/^fuzz: \([0-9]*\) passed, [0-9]* failed$/\1/p' "$work/fuzz.log")
+f=$(sed -n 's/^fuzz: [0-9]* passed, \([0-9]*\) failed$/\1/p' "$work/fuzz.log")
+add "${p:-0}" "${f:-0}"
+ran $status "${f:-0}"
 
 echo "== throwaway cluster for pg_regress and isolation (test/regress.conf)"
 port=$((50000 + RANDOM % 10000))

@@ -24,11 +24,17 @@ struct FeatureRow {
             case ElemType::i2: convert(static_cast<const int16_t*>(data), dst); return;
             case ElemType::i4: convert(static_cast<const int32_t*>(data), dst); return;
             case ElemType::i8: convert(static_cast<const int64_t*>(data), dst); return;
-            case ElemType::b1: convert(static_cast<const bool*>(data), dst); return;  // 0 or 1
+            // As bytes, any non-zero one true: Postgres stores 0 or 1, but
+            // loading another byte through a bool is undefined behaviour
+            // (UBSan, fuzz/feature_row), so the row's bytes are not trusted.
+            case ElemType::b1: convert_bytes(static_cast<const uint8_t*>(data), dst); return;
         }
     }
 
 private:
+    void convert_bytes(const uint8_t* src, float* dst) const {
+        for (uint32_t i = 0; i < count; ++i) dst[i] = src[i] != 0 ? 1.0f : 0.0f;
+    }
     template <typename T>
     void convert(const T* src, float* dst) const {
         for (uint32_t i = 0; i < count; ++i) dst[i] = static_cast<float>(src[i]);

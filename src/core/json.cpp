@@ -139,16 +139,29 @@ private:
                         why_ = "short \\u escape";
                         return false;
                     }
-                    unsigned code = static_cast<unsigned>(std::strtoul(std::string(s_.substr(at_, 4)).c_str(), nullptr, 16));
+                    // Exactly four hex digits, and surrogates only in pairs
+                    // (as jsonb requires): strtoul took "-001" as 2^32 - 1
+                    // and a lone surrogate went through, and both became
+                    // bytes that are not UTF-8 in names that reach error
+                    // messages (seen writing fuzz/preprocess_json, whose UTF-8
+                    // check now catches both).
+                    unsigned code = 0;
+                    if (!hex4(at_, code)) {
+                        why_ = "\\u needs four hex digits";
+                        return false;
+                    }
                     at_ += 4;
                     // Surrogate pairs (jsonb writes non-ASCII as UTF-8, not
                     // escapes, so these come only from hand-written JSON).
-                    if (code >= 0xD800 && code < 0xDC00 && at_ + 6 <= s_.size() && s_[at_] == '\\' && s_[at_ + 1] == 'u') {
-                        unsigned low = static_cast<unsigned>(std::strtoul(std::string(s_.substr(at_ + 2, 4)).c_str(), nullptr, 16));
-                        if (low >= 0xDC00 && low < 0xE000) {
-                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-                            at_ += 6;
+                    if (code >= 0xD800 && code < 0xE000) {
+                        unsigned low = 0;
+                        if (code >= 0xDC00 || at_ + 6 > s_.size() || s_[at_] != '\\' || s_[at_ + 1] != 'u' ||
+                            !hex4(at_ + 2, low) || low < 0xDC00 || low >= 0xE000) {
+                            why_ = "a \\u escape of a lone surrogate";
+                            return false;
                         }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                        at_ += 6;
                     }
                     if (code < 0x80) {
                         out.push_back(static_cast<char>(code));
@@ -175,6 +188,23 @@ private:
             return false;
         }
         ++at_;
+        return true;
+    }
+
+    // Four hex digits at i, as a number.
+    bool hex4(size_t i, unsigned& out) const {
+        if (i + 4 > s_.size()) return false;
+        unsigned v = 0;
+        for (size_t k = i; k < i + 4; ++k) {
+            const char c = s_[k];
+            unsigned d;
+            if (c >= '0' && c <= '9') d = static_cast<unsigned>(c - '0');
+            else if (c >= 'a' && c <= 'f') d = static_cast<unsigned>(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F') d = static_cast<unsigned>(c - 'A' + 10);
+            else return false;
+            v = v * 16 + d;
+        }
+        out = v;
         return true;
     }
 

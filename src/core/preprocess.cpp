@@ -288,7 +288,10 @@ std::vector<std::string> Plan::feature_types() const {
 
 Result<void> Plan::set_options(const std::vector<std::pair<std::string, Options>>& by_name, const std::string& label) {
     for (const auto& [name, options] : by_name) {
-        auto it = std::find_if(columns.begin(), columns.end(), [&](const Column& c) { return c.name == name; });
+        // An init-capture, not [&]: clang before 16 (the fuzzers' compiler)
+        // cannot capture a structured binding.
+        auto it = std::find_if(columns.begin(), columns.end(),
+                               [&wanted = name](const Column& c) { return c.name == wanted; });
         if (it == columns.end())
             return fail(sqlstate::invalid_parameter,
                         name == label ? "preprocess names the label column \"" + name + "\""
@@ -409,6 +412,11 @@ Result<RowEncoder> RowEncoder::make(std::vector<Column> columns) {
     return no_throw([&]() -> Result<RowEncoder> {
         RowEncoder e;
         e.lookup_.resize(columns.size());
+        // Summed in 64 bits and bounded: the columns come from JSON a user
+        // with the rights may have edited, and a uint32 sum wrapped (4295
+        // array columns of width 1e6 made 32704), so a caller's buffer of
+        // width() floats took 4 GB of writes (found by fuzz/preprocess_json).
+        uint64_t width = 0;
         for (size_t i = 0; i < columns.size(); ++i) {
             const Column& c = columns[i];
             if (c.kind == Kind::categorical) {
@@ -416,8 +424,14 @@ Result<RowEncoder> RowEncoder::make(std::vector<Column> columns) {
                     return fail(sqlstate::data_exception, "the preprocessing of column \"" + c.name + "\" is damaged");
                 for (size_t k = 0; k < c.categories.size(); ++k) e.lookup_[i].emplace(c.categories[k], static_cast<uint32_t>(k));
             }
-            e.width_ += c.encoded_width();
+            width += c.encoded_width();
+            if (width > kMaxEncodedWidth)
+                return fail(sqlstate::data_exception,
+                            "the model's preprocessing is damaged: its columns make more than " +
+                                std::to_string(kMaxEncodedWidth) + " features",
+                            "Train the model again.");
         }
+        e.width_ = static_cast<uint32_t>(width);
         e.columns_ = std::move(columns);
         return e;
     });

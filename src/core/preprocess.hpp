@@ -130,6 +130,10 @@ struct Cell {
     size_t count = 0;
 };
 
+// The most features a RowEncoder makes: as many as a model may have
+// (model_check's limit on num_feature).
+inline constexpr uint64_t kMaxEncodedWidth = uint64_t{1} << 24;
+
 // A fitted plan, ready for rows: category lookups built once.
 class RowEncoder {
 public:

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <unordered_map>
 
 #include "core/json.hpp"
 
@@ -122,14 +123,23 @@ std::vector<Candidate> candidates(const Options& o, uint64_t seed) {
     const size_t g = grid_size(o);
     std::vector<Candidate> out;
     if (o.kind == Kind::random && o.n_iter < g) {
-        // The first n_iter of a seeded Fisher-Yates shuffle of the grid.
-        std::vector<uint32_t> index(g);
-        std::iota(index.begin(), index.end(), 0u);
+        // The first n_iter of a seeded Fisher-Yates shuffle of the grid,
+        // the same draws as shuffling an array of all g indices, but only
+        // the positions a swap moved are kept: memory follows n_iter, not
+        // the grid (a 2^20 grid from 20 two-value axes, a few hundred bytes
+        // of search_params, took a 4 MB array and its fill on every search;
+        // seen with fuzz/train_params).
+        std::unordered_map<size_t, size_t> moved;
+        const auto at = [&](size_t p) {
+            auto it = moved.find(p);
+            return it == moved.end() ? p : it->second;
+        };
         std::mt19937_64 rng(seed);
         for (size_t i = 0; i < o.n_iter; ++i) {
             size_t j = i + static_cast<size_t>(rng() % (g - i));
-            std::swap(index[i], index[j]);
-            out.push_back(decode(o, index[i]));
+            const size_t pick = at(j);
+            moved[j] = at(i);  // position i is never read again
+            out.push_back(decode(o, pick));
         }
         return out;
     }

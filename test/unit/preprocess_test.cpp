@@ -29,7 +29,10 @@ TEST(Json, ParsesWhatJsonbPrints) {
 
 TEST(Json, RefusesMalformedInputWithoutCrashing) {
     const char* bad[] = {"", "[", "{", "{\"a\"}", "{\"a\":}", "[1,]", "[1 2]", "\"abc", "\"\\u12\"", "tru",
-                         "-", "1e", "[1]x", "{\"a\":1,}", "nul"};
+                         "-", "1e", "[1]x", "{\"a\":1,}", "nul",
+                         // \u: four hex digits, surrogates only in pairs
+                         "\"\\u-001\"", "\"\\u 12a\"", "\"\\u0x1f\"", "\"\\ud800\"", "\"\\udc00x\"",
+                         "\"\\ud83d\\u0041\""};
     for (const char* s : bad) EXPECT_FALSE(json::parse(s).has_value()) << s;
     // Deep nesting stops at a bound instead of exhausting the stack.
     std::string deep(100000, '[');
@@ -136,6 +139,22 @@ TEST(Preprocess, DamagedStoredColumnsAreRefused) {
                          R"([{"name": "c", "kind": "categorical", "categories": ["a"], "values": [1], "fill_category": 5}])",
                          R"([{"name": "x", "kind": "numeric", "encode": "nonsense"}])"};
     for (const char* s : bad) EXPECT_FALSE(from_json(s).has_value()) << s;
+}
+
+// The encoder's width is summed in 64 bits and bounded by a model's
+// feature limit: 4295 columns of width 1e6 once wrapped a uint32 to 32704
+// (fuzz/regressions/preprocess_json/width-sum-wraps-uint32.json).
+TEST(RowEncoder, RefusesColumnsWiderThanAModel) {
+    std::vector<Column> cols(17);
+    for (Column& c : cols) {
+        c.kind = Kind::array;
+        c.width = 1000000;
+    }
+    EXPECT_FALSE(RowEncoder::make(cols).has_value());
+    cols.resize(16);
+    auto e = RowEncoder::make(cols);
+    ASSERT_TRUE(e.has_value()) << e.error().message;
+    EXPECT_EQ(e->width(), 16000000u);
 }
 
 }  // namespace
