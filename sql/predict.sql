@@ -66,6 +66,54 @@ SELECT try($$SELECT pgml.predict_batch('reg', ARRAY[1, NULL, 3, 4, 5, 6, 7]::rea
 SELECT try($$SELECT pgml.predict_batch('reg', NULL)$$);
 SELECT try($$SELECT pgml.predict_batch('no such project', ARRAY[1]::real[])$$);
 
+-- A features array stored out of line (a table's column) is read block by
+-- block as it is scored when it is stored uncompressed (STORAGE EXTERNAL),
+-- and detoasted whole when compressed; either way the answers are
+-- predict's row by row, in a target list (PostgresML's form, no answer
+-- stored) and in FROM, over many blocks of 8192 rows, and on the backend
+-- path over XGBoost's chunks of 65536 rows.
+CREATE TEMP TABLE batch_expect AS
+SELECT i, x, pgml.predict('reg', x) AS v
+  FROM (SELECT i, ARRAY[(i % 97) / 7.0, i % 13, i % 5, (i * 37) % 1000,
+                        CASE WHEN i % 11 = 0 THEN 'NaN' ELSE (i % 3)::real END, i % 7, i % 2]::real[] AS x
+          FROM generate_series(1, 70000) i) s;
+CREATE TEMP TABLE stored_rows (k text, a real[]);
+ALTER TABLE stored_rows ALTER COLUMN a SET STORAGE EXTERNAL;
+INSERT INTO stored_rows SELECT 'external', array_agg(x ORDER BY i) FROM batch_expect;
+ALTER TABLE stored_rows ALTER COLUMN a SET STORAGE EXTENDED;
+INSERT INTO stored_rows SELECT 'compressed', array_agg(x ORDER BY i) FROM batch_expect;
+SELECT k, pg_column_compression(a) IS NOT NULL AS compressed, pg_column_size(a) > 8000 AS out_of_line
+  FROM stored_rows ORDER BY k;
+-- (DEBUG1 says when a stored array is read block by block: here once.)
+SET jit = off;
+SET client_min_messages = debug1;
+SELECT s.k, count(*) AS rows, bool_and(b.v = e.v) AS from_eq_predict
+  FROM stored_rows s, pgml.predict_batch('reg', s.a) WITH ORDINALITY b(v, i) JOIN batch_expect e USING (i)
+ GROUP BY s.k ORDER BY s.k;
+RESET client_min_messages;
+RESET jit;
+SELECT k, count(*) AS rows, sum(v::float8) = (SELECT sum(v::float8) FROM batch_expect) AS target_list_eq_predict
+  FROM (SELECT k, pgml.predict_batch('reg', a) AS v FROM stored_rows) t
+ GROUP BY k ORDER BY k;
+SELECT array_agg(v) = (SELECT array_agg(v ORDER BY i) FROM batch_expect WHERE i <= 3) AS limit_stops_early
+  FROM (SELECT pgml.predict_batch('reg', a) AS v FROM stored_rows WHERE k = 'external' LIMIT 3) t;
+SET pgml_worker.predict_path = 'backend';
+SELECT s.k, count(*) AS rows, bool_and(b.v = e.v) AS backend_eq_predict
+  FROM stored_rows s, pgml.predict_batch('reg', s.a) WITH ORDINALITY b(v, i) JOIN batch_expect e USING (i)
+ GROUP BY s.k ORDER BY s.k;
+RESET pgml_worker.predict_path;
+-- The checks of an array in memory hold for a stored one.
+ALTER TABLE stored_rows ALTER COLUMN a SET STORAGE EXTERNAL;
+INSERT INTO stored_rows
+SELECT 'null', array_agg(CASE WHEN i = 5000 THEN NULL ELSE i END::real) FROM generate_series(1, 7 * 2000) i
+UNION ALL
+SELECT 'three-d', array_agg(ARRAY[ARRAY[i, i], ARRAY[i, i]]::real[]) FROM generate_series(1, 3000) i
+UNION ALL
+SELECT 'narrow', array_agg(ARRAY[i, i, i]::real[]) FROM generate_series(1, 3000) i;
+SELECT k, try(format('SELECT count(*) FROM stored_rows, pgml.predict_batch(%L, a) WHERE k = %L', 'reg', k))
+  FROM stored_rows WHERE k IN ('null', 'three-d', 'narrow') ORDER BY k;
+DROP TABLE stored_rows, batch_expect;
+
 -- Every array type PostgresML takes resolves to one function (no "not
 -- unique"), and gives the answer of the same values as real[]: smallint,
 -- bigint, numeric (NaN is missing there too) and boolean (true = 1).

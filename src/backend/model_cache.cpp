@@ -445,6 +445,10 @@ Result<CachedModel*> deployed_model(FunctionCallInfo fcinfo, text* project) {
     return model;
 }
 
+Result<CachedModel*> deployed_model(text* project) {
+    return lookup_project(cache(), VARDATA_ANY(project), static_cast<int>(VARSIZE_ANY_EXHDR(project)));
+}
+
 Result<CachedModel*> model_by_id(int64_t model_id) {
     Cache& c = cache();
     drop_if_stale(c);

@@ -51,6 +51,9 @@ struct CachedModel {
 // remembered per call site (flinfo->fn_extra), so repeated calls in one
 // statement cost a name comparison.
 Result<CachedModel*> deployed_model(FunctionCallInfo fcinfo, text* project);
+// The same, without remembering it at the call site: for set-returning
+// functions, whose fn_extra belongs to the SRF machinery.
+Result<CachedModel*> deployed_model(text* project);
 Result<CachedModel*> model_by_id(int64_t model_id);
 
 // The backend path's booster of a cached model, loaded on first use.

@@ -9,6 +9,11 @@ Result<CachedModel*> lookup(FunctionCallInfo fcinfo, const ModelRef& ref) {
     return deployed_model(fcinfo, ref.project);
 }
 
+Result<CachedModel*> lookup(const ModelRef& ref) {
+    if (ref.by == By::model_id) return model_by_id(ref.id);
+    return deployed_model(ref.project);
+}
+
 Result<void> check_width(const CachedModel& m, int64_t count) {
     if (count == static_cast<int64_t>(m.num_features)) return {};
     return fail(sqlstate::invalid_parameter,

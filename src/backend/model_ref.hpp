@@ -21,6 +21,8 @@ struct ModelRef {
 };
 
 Result<CachedModel*> lookup(FunctionCallInfo fcinfo, const ModelRef& ref);
+// Without the call-site memo (set-returning functions).
+Result<CachedModel*> lookup(const ModelRef& ref);
 
 Result<void> check_width(const CachedModel& m, int64_t count);
 

@@ -24,6 +24,7 @@ inline constexpr const char* not_in_prerequisite_state = "55000";
 inline constexpr const char* feature_not_supported = "0A000";
 inline constexpr const char* system_error = "58000";
 inline constexpr const char* internal = "XX000";
+inline constexpr const char* data_corrupted = "XX001";
 }  // namespace sqlstate
 
 struct Error {
