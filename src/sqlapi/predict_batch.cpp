@@ -127,7 +127,7 @@ struct BatchScan {
     size_t ready;        // answers in the block
     size_t next;         // the block's next answer to return
     bool booster;        // the rest is scored by this backend's booster
-    double answers[FLEXIBLE_ARRAY_MEMBER];  // kChunk
+    double* answers;     // room for min(rows, kChunk): a block's answers
 };
 
 Result<void> check_shape(const backend::CachedModel& m, const Matrix& x) {
@@ -224,13 +224,17 @@ Datum predict_batch(FunctionCallInfo fcinfo, backend::By by) {
         backend::begin_predict();
         backend::ModelRef ref = model_ref(fcinfo, by);
         Matrix x = feature_matrix(fcinfo);
-        auto* scan = static_cast<BatchScan*>(palloc0(offsetof(BatchScan, answers) + kChunk * sizeof(double)));
+        auto* scan = static_cast<BatchScan*>(palloc0(sizeof(BatchScan)));
         scan->x = x;
         MemoryContextSwitchTo(old);
         pg::sql_entry([&]() -> Result<Datum> {
             if (auto r = start(ref, x, *scan); !r) return tl::unexpected(r.error());
             return Datum(0);
         });
+        // Sized to the rows: many small calls (one per GROUP BY group)
+        // each take only what they need.
+        scan->answers = static_cast<double*>(MemoryContextAlloc(
+            funcctx->multi_call_memory_ctx, sizeof(double) * std::clamp<size_t>(scan->rows, 1, kChunk)));
         funcctx->user_fctx = scan;
     }
     FuncCallContext* funcctx = SRF_PERCALL_SETUP();
