@@ -63,14 +63,16 @@ if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && [ -x /usr/lib/llvm-14/bin/llvm-symboliz
     export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
 fi
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-limits() {  # the libFuzzer options of target $1
+# The limits of every run, replay or fuzzing.
+run_limits="-timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=1536"
+limits() {  # the libFuzzer options of fuzzing target $1
     local max_len
     case $1 in
         model_import) max_len=262144 ;;   # the generated models are up to about 200 kB
         preprocess_json) max_len=16384 ;;
         *) max_len=4096 ;;
     esac
-    echo "-max_len=$max_len -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=1536 -print_final_stats=1"
+    echo "-max_len=$max_len $run_limits -print_final_stats=1"
 }
 
 # --- build ---------------------------------------------------------------
@@ -102,8 +104,10 @@ for t in $targets; do
     [ -d "fuzz/regressions/$t" ] || continue
     for f in "fuzz/regressions/$t"/*; do
         [ -f "$f" ] || continue
-        # shellcheck disable=SC2046 # the options split into words
-        if "$BUILD/$t" $(limits "$t") -runs=1 "$f" >"$work/replay.log" 2>&1; then
+        # Whole: no -max_len, which libFuzzer applies to a file it runs too
+        # (width-sum-wraps-uint32.json is 400 kB, past preprocess_json's).
+        # shellcheck disable=SC2086 # the options split into words
+        if "$BUILD/$t" $run_limits -runs=1 "$f" >"$work/replay.log" 2>&1; then
             passed=$((passed + 1))
         else
             echo "FAIL $t: $f"
