@@ -9,7 +9,8 @@
 #   scripts/fuzz.sh replay    build and replay the regressions only
 #
 # FUZZ_TARGETS="a b" limits the targets; FUZZ_BUILD (build/fuzz) keeps the
-# objects and binaries between runs; FUZZ_KEEP=dir keeps the corpora and
+# objects and binaries between runs (the objects are rebuilt when the
+# compiler or its flags change); FUZZ_KEEP=dir keeps the corpora and
 # logs there (default: a temporary folder, removed). A crash, leak, hang
 # (-timeout), memory blow-up (-rss_limit_mb, -malloc_limit_mb) or failed
 # FUZZ_CHECK fails the target; its input is saved beside the log and
@@ -80,6 +81,21 @@ echo "== building the fuzz targets into $BUILD ($CXX)"
 command -v "$CXX" >/dev/null || { echo "fuzz: $CXX not found (make deps installs clang-14)" >&2; failed=1; finish; }
 mkdir -p "$BUILD/obj"
 export CXX FLAGS SAN BUILD
+# Objects compiled with other flags or another compiler (FUZZ_CXX, a change
+# to FLAGS or SAN here) are not reused: the command line and the compiler's
+# version are kept in obj/.flags, and when they differ every object goes.
+stamp="$CXX $FLAGS $SAN -fsanitize=fuzzer-no-link | $("$CXX" --version 2>/dev/null | head -n 1)"
+if [ "$(cat "$BUILD/obj/.flags" 2>/dev/null)" != "$stamp" ]; then
+    rm -f "$BUILD"/obj/*.o
+    printf '%s\n' "$stamp" >"$BUILD/obj/.flags"
+fi
+# Objects of sources that no longer exist (a removed or renamed file) go too:
+# only src/core's present sources are linked.
+for o in "$BUILD"/obj/*.o; do
+    [ -e "$o" ] || continue
+    [ -f "src/core/$(basename "$o" .o).cpp" ] || rm -f "$o"
+done
+core_objs=$(for f in src/core/*.cpp; do echo "$BUILD/obj/$(basename "$f" .cpp).o"; done)
 # src/core's objects once (instrumented for coverage, not linked with
 # libFuzzer's main), reused while newer than the source and every header.
 if ! ls src/core/*.cpp | xargs -P "$JOBS" -I{} sh -c '
@@ -91,7 +107,8 @@ if ! ls src/core/*.cpp | xargs -P "$JOBS" -I{} sh -c '
     finish
 fi
 for t in $targets; do
-    if ! $CXX $FLAGS $SAN -fsanitize=fuzzer "fuzz/$t.cpp" "$BUILD"/obj/*.o -lxgboost -lgomp -o "$BUILD/$t"; then
+    # shellcheck disable=SC2086 # one word per object
+    if ! $CXX $FLAGS $SAN -fsanitize=fuzzer "fuzz/$t.cpp" $core_objs -lxgboost -lgomp -o "$BUILD/$t"; then
         echo "fuzz: building $t failed" >&2
         failed=$((failed + 1))
     fi
