@@ -85,30 +85,34 @@ bytea* read_external(const varatt_external& ptr) {
             if (buf != InvalidBuffer) ReleaseBuffer(buf);
             buf = ReadBufferExtended(toast, MAIN_FORKNUM, block, RBM_NORMAL, ring);
         }
+        // The content lock only for the visibility check, as Postgres' own
+        // index fetch takes it (heapam_index_fetch_tuple). A tuple found
+        // visible may then be read with the pin alone (src/backend/storage/
+        // buffer/README, rules 2 and 5: pruning and defragmenting a page
+        // need a cleanup lock, which our pin excludes, so the tuple neither
+        // moves nor goes away). The reads and checks below, which may raise
+        // an error, run without the lock; an error leaves only the pin, which
+        // the resource owner releases when the transaction aborts.
         LockBuffer(buf, BUFFER_LOCK_SHARE);
         HeapTupleData tuple;
         ItemPointerData at = *tid;
         bool all_dead;
-        if (!heap_hot_search_buffer(&at, toast, buf, &snapshot, &tuple, &all_dead, true)) {
-            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-            continue;  // an index entry of a dead chunk: detoasting skips it too
-        }
+        const bool found = heap_hot_search_buffer(&at, toast, buf, &snapshot, &tuple, &all_dead, true);
+        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        if (!found) continue;  // an index entry of a dead chunk: detoasting skips it too
         bool isnull;
         const int32 seq = DatumGetInt32(heap_getattr(&tuple, 2, desc, &isnull));
         const char* data;
         int32 len;
         chunk_data(DatumGetPointer(heap_getattr(&tuple, 3, desc, &isnull)), ptr.va_valueid, &data, &len);
         const int32 want = seq < nchunks - 1 ? TOAST_MAX_CHUNK_SIZE : size - (nchunks - 1) * TOAST_MAX_CHUNK_SIZE;
-        if (seq != expected || seq >= nchunks || len != want) {
-            LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+        if (seq != expected || seq >= nchunks || len != want)
             ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                             errmsg_internal("model bytes: chunk %d of %d (%d bytes) of TOAST value %u in %s "
                                             "where chunk %d was expected",
                                             seq, nchunks, len, ptr.va_valueid,
                                             RelationGetRelationName(toast), expected)));
-        }
         memcpy(VARDATA(out) + static_cast<Size>(seq) * TOAST_MAX_CHUNK_SIZE, data, len);
-        LockBuffer(buf, BUFFER_LOCK_UNLOCK);
         expected++;
     }
     if (buf != InvalidBuffer) ReleaseBuffer(buf);

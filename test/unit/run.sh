@@ -72,11 +72,15 @@ echo "== running $BIN"
 # that randomize mmap more (vm.mmap_rnd_bits above 28) it dies with
 # "unexpected memory mapping". Without address randomization (setarch -R)
 # it runs anywhere; where personality() is refused (some containers), the
-# binary runs as it is.
+# binary runs as it is. Not exec'd: the EXIT trap must still remove a
+# temporary BUILD_DIR; the script exits with the binary's status.
+status=0
 case ${SANITIZE:-} in
     *thread*)
         if setarch "$(uname -m)" -R true 2>/dev/null; then
-            exec setarch "$(uname -m)" -R "$BIN" "$@"
+            setarch "$(uname -m)" -R "$BIN" "$@" || status=$?
+            exit $status
         fi ;;
 esac
-"$BIN" "$@"
+"$BIN" "$@" || status=$?
+exit $status
