@@ -40,10 +40,12 @@ struct ArrayInterface {
 
 // XGBoost 1.7 builds a new proxy matrix on every in-place prediction that
 // is given none, which costs three times the prediction of a small model.
-// A proxy is not thread-safe, so each thread keeps its own. It is never
-// freed: at thread or process exit XGBoost's own state may be gone first.
+// A proxy is not thread-safe, so each thread keeps its own. It is not freed
+// at thread or process exit (XGBoost's own state may be gone first), only
+// by release_thread_state.
+thread_local DMatrixHandle proxy = nullptr;
+
 DMatrixHandle thread_proxy() {
-    thread_local DMatrixHandle proxy = nullptr;
     if (!proxy && XGProxyDMatrixCreate(&proxy) != 0) proxy = nullptr;
     return proxy;
 }
@@ -82,6 +84,11 @@ SignalsBlocked::SignalsBlocked() noexcept {
 SignalsBlocked::~SignalsBlocked() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
 
 void use_one_thread_here() noexcept { omp_set_num_threads(1); }
+
+void release_thread_state() noexcept {
+    if (proxy) XGDMatrixFree(proxy);
+    proxy = nullptr;
+}
 
 Error last_error(const char* state, const char* what) {
     std::string text = XGBGetLastError();

@@ -43,6 +43,10 @@ private:
 // thread, which must not start thread teams of their own.
 void use_one_thread_here() noexcept;
 
+// Frees what this thread keeps for XGBoost (its proxy matrix), for a
+// thread about to end while XGBoost itself lives on.
+void release_thread_state() noexcept;
+
 // Turns a non-zero XGBoost return code into an Error with its message.
 Error last_error(const char* state, const char* what);
 

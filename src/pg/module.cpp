@@ -1,8 +1,13 @@
 // Library entry: module magic, settings, shared memory and the background
 // worker. _PG_init may run in the postmaster (shared_preload_libraries): it
-// must not call XGBoost there (DESIGN.md invariant 9), only register things.
+// must not call XGBoost there (DESIGN.md invariant 9), only register things
+// and bind a few of libstdc++'s slots (bind_libstdcxx_slots, below).
 // What backends need registered (invalidation and transaction callbacks)
 // they register on first use, in backend/.
+#include <chrono>
+#include <cstdint>
+#include <unordered_map>
+
 #include "pg/region.hpp"
 #include "pg/settings.hpp"
 
@@ -38,6 +43,27 @@ void register_worker() {
     RegisterBackgroundWorker(&w);
 }
 
+// libstdc++ comes into the server with ICU, before this library, and so is
+// bound lazily: the first call through one of its own PLT slots resolves
+// the slot and writes it. Done in a backend, that write copies libstdc++'s
+// page of slots: 4 kB of private memory per connection. Comparing that page
+// in a predicting backend with the postmaster's found two such slots on the
+// predict paths: _Prime_rehash_policy::_M_next_bkt (the model cache's hash
+// tables) and clock_gettime (std::chrono's clocks). Making the same calls
+// here, in the postmaster before any fork, binds them once for every
+// backend, which then keeps sharing the page.
+void bind_libstdcxx_slots() noexcept {
+    (void) std::chrono::steady_clock::now();
+    (void) std::chrono::system_clock::now();
+    try {
+        std::unordered_map<int64_t, int> m;
+        m.emplace(1, 1);
+        m.rehash(64);
+    } catch (...) {
+        // Out of memory in the postmaster: the slots are bound on first use instead.
+    }
+}
+
 }  // namespace
 
 void _PG_init(void) {
@@ -46,6 +72,7 @@ void _PG_init(void) {
         pgml::settings::define_server_start();
         pgml::pg::install_region_hooks();
         register_worker();
+        bind_libstdcxx_slots();
     } else {
         ereport(WARNING,
                 (errmsg("pgml_worker is not in shared_preload_libraries: the serving worker is "

@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "pg/guard.hpp"
 #include "shmem/forests.hpp"
 #include "worker/handoff_reader.hpp"
+#include "worker/pool/own_thread.hpp"
 #include "worker/pool/pool.hpp"
 
 namespace pgml::worker {
@@ -46,30 +48,38 @@ void load(shm::Region* r, pool::Registry& registry, shm::Slot* s, uint64_t limit
     if (auto fits = pool::Registry::fits(key, h->nbytes, limit); !fits)
         return shm::set_failed(s, fits.error().message.c_str());
     if (fault & pool::fault_load) throw std::runtime_error("injected fault: loading a model failed");
-    auto model = Model::load(h->bytes, h->nbytes, h->classification ? Task::classification : Task::regression,
-                             std::vector<double>(h->classes, h->classes + h->nclasses));
-    if (!model) return shm::set_failed(s, model.error().message.c_str());
     // The model is scored by its compiled forest when it matched XGBoost on
     // every probe row; otherwise by XGBoost in the pool, as before. The
     // forest goes to shared memory, where backends score it in place; when
     // the arena has no room, to the worker's memory, for the pool only.
-    // The log says which, and why not.
+    // The log says which, and why not. Parsed, compiled and checked on a
+    // thread of its own, whose malloc arena takes the parse's garbage
+    // (pool/own_thread.hpp); this thread waits, so the arena's allocator is
+    // still one thread at a time.
+    std::optional<Result<Model>> model;
     uint32_t entry = shm::kNoForest;
     Result<void> forest;
-    try {
-        forest = model->use_forest(h->bytes, h->nbytes, shared_arena(r, key, entry));
-    } catch (const std::bad_alloc&) {  // the check's copies: XGBoost serves it
-        forest = fail(sqlstate::out_of_memory, "not compiled into a forest: out of memory");
-    }
+    pool::run_on_own_thread([&] {
+        model.emplace(Model::load(h->bytes, h->nbytes,
+                                  h->classification ? Task::classification : Task::regression,
+                                  std::vector<double>(h->classes, h->classes + h->nclasses)));
+        if (!*model) return;
+        try {
+            forest = (*model)->use_forest(h->bytes, h->nbytes, shared_arena(r, key, entry));
+        } catch (const std::bad_alloc&) {  // the check's copies: XGBoost serves it
+            forest = fail(sqlstate::out_of_memory, "not compiled into a forest: out of memory");
+        }
+    });
+    if (!*model) return shm::set_failed(s, model->error().message.c_str());
+    auto& m = **model;
     std::string note = forest ? "" : forest.error().message;
-    if (forest && !model->placed())
+    if (forest && !m.placed())
         note = "in the worker's memory only, for the pool: pgml_worker.forest_memory has no room for its " +
-               std::to_string(model->compiled()->size) + " bytes";
+               std::to_string(m.compiled()->size) + " bytes";
     const std::string engine =
         !forest ? "XGBoost (" + note + ")"
-                : model->placed() ? "its compiled forest, in shared memory (" +
-                                        std::to_string(model->compiled()->size) + " bytes)"
-                                  : "its compiled forest (" + note + ")";
+                : m.placed() ? "its compiled forest, in shared memory (" + std::to_string(m.compiled()->size) + " bytes)"
+                             : "its compiled forest (" + note + ")";
     auto logged = pg::call([&] {
         ereport(LOG, (errmsg("pgml_worker: model %lld of database %u is served by %s",
                              static_cast<long long>(key.id), key.db, engine.c_str())));
@@ -79,8 +89,8 @@ void load(shm::Region* r, pool::Registry& registry, shm::Slot* s, uint64_t limit
         if (logged.error().pg_error) FreeErrorData(static_cast<ErrorData*>(logged.error().pg_error));
         return;
     }
-    const bool shared = model->placed();
-    auto ok = registry.insert(key, std::move(*model), h->nbytes, limit, note.c_str());
+    const bool shared = m.placed();
+    auto ok = registry.insert(key, std::move(m), h->nbytes, limit, note.c_str());
     if (!ok) return shm::set_failed(s, ok.error().message.c_str());
     // Only now may backends score it in place: the worker holds it.
     if (shared) shm::publish_forest(r, entry, registry.stat_index(key));

@@ -150,6 +150,14 @@ void pgml_worker_main(Datum) {
     // No XGBoost call of this thread may start OpenMP threads: they would
     // take Postgres' signals, and the pool is the worker's parallelism.
     xgb::use_one_thread_here();
+    // A fixed trim threshold: glibc otherwise raises it, past 32 MB, once a
+    // model's large blocks are freed, and never gives back the free top of
+    // a thread's arena below it. A model is parsed on a thread of its own
+    // (worker/control.cpp), whose arena then keeps the whole parse
+    // resident (23 MB after loading a 15 MB model); with the threshold
+    // fixed, that arena shrinks as the parse frees its blocks, and blocks
+    // of 128 kB or more are mapped and unmapped on their own.
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
     before_shmem_exit(worker::on_exit, 0);
     pgstat_report_appname("pgml_worker");
     pgstat_report_activity(STATE_IDLE, nullptr);

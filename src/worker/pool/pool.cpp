@@ -2,11 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
-#include <pthread.h>
 
 #include "core/xgb.hpp"
 #include "shmem/clock.hpp"
@@ -45,16 +43,10 @@ bool same_model(const Slot* a, const Slot* b) {
 }  // namespace
 
 void Pool::start(int n) {
-    // Threads inherit the creating thread's signal mask: block everything
-    // while creating them, then restore the main thread's mask (also when
-    // creating a thread throws).
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    struct Restore {
-        sigset_t* mask;
-        ~Restore() { pthread_sigmask(SIG_SETMASK, mask, nullptr); }
-    } restore{&old};
+    // Threads inherit the creating thread's signal mask: block them while
+    // starting the threads, then restore the main thread's mask (also when
+    // starting one throws).
+    xgb::SignalsBlocked blocked;
     for (int i = 0; i < n; ++i) buffers_.push_back(std::make_unique<Buffers>(region_->max_features));
     for (int i = 0; i < n; ++i) threads_.emplace_back([this, b = buffers_[i].get()] { run(b); });
 }
