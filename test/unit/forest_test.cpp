@@ -483,12 +483,21 @@ TEST_F(ForestTest, EveryRowCountAgainstXGBoost) {
         Spec spec;
         uint32_t trees;      // expected, to be sure of the lanes' cases
         int leaf_roots;      // roots that are leaves: 0 none, 1 some, 2 all
+        uint32_t depth = 0;  // expected depth of the complete layout (0: any)
     } cases[] = {
         {"1 tree, depth 6", {{{"max_depth", "6"}}, 1}, 1, 0},
         {"7 trees, depth 4, 10 % NaN", {{{"max_depth", "4"}}, 7, Label::regression, 0.1}, 7, 0},
         {"8 trees, depth 5", {{{"max_depth", "5"}}, 8}, 8, 0},
         {"9 trees, depth 3, base_score 2.5", {{{"max_depth", "3"}, {"base_score", "2.5"}}, 9}, 9, 0},
         {"stumps: 29 trees of depth 1", {{{"max_depth", "1"}, {"tree_method", "hist"}}, 29}, 29, 0},
+        // The walks compiled for a fixed depth stop at depth 10: 10 and 11
+        // on either side (forest.cpp's kMaxFixedDepth).
+        {"multi:softprob, 3 classes x 5 rounds, depth 10",
+         {{{"objective", "multi:softprob"}, {"num_class", "3"}, {"max_depth", "10"},
+           {"tree_method", "hist"}, {"max_bin", "1024"}}, 5, Label::three, 0, 8, 6000}, 15, 0, 10},
+        {"6 trees of depth 11",
+         {{{"max_depth", "11"}, {"tree_method", "hist"}, {"max_bin", "1024"}}, 6,
+          Label::regression, 0, 8, 6000}, 6, 0, 11},
         {"deep: 13 trees of depth 14, 20 % NaN",
          {{{"max_depth", "14"}, {"tree_method", "hist"}, {"max_bin", "1024"}}, 13,
           Label::regression, 0.2, 8, 6000}, 13, 0},
@@ -521,6 +530,7 @@ TEST_F(ForestTest, EveryRowCountAgainstXGBoost) {
             ASSERT_TRUE(compiled.has_value()) << compiled.error().message;
             const forest::Forest& f = *compiled->f;
             ASSERT_EQ(f.num_trees, c.trees);
+            if (c.depth != 0 && layout == forest::Layout::complete) ASSERT_EQ(f.complete_depth, c.depth);
             const auto [leaves, splits] = leaf_roots(f);
             switch (c.leaf_roots) {
                 case 0: EXPECT_EQ(leaves, 0u); break;
