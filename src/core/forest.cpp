@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <array>
-#include <utility>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -22,6 +21,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/model_check.hpp"
@@ -531,15 +531,19 @@ template <typename Trees, NaNTest kNaN>
 //   (the runtime-depth walk keeps a base per lane and spilled half of
 //   them to the stack);
 // - the loop over the depth, unrolled;
-// - the mask of the feature word: the forest has at most 65536 features
-//   (checked by the caller), so the index is its low 16 bits, one
-//   zero-extending load.
+// - the mask of the feature word: the forest has at most
+//   kMaxFixedFeatures features (fixed_depth checks), so the index is its
+//   low 16 bits, one zero-extending load.
 // A step is then 7 instructions, from 12-14. With the one-group sum of
 // add_row_leaves, one row of the benchmark's 25-tree depth-6 forest took
 // 122 ns against 216 ns (bench/forest_batch, best of 5), 1000 trees of
 // depth 8 about 13 us against 19. Deeper forests than kMaxFixedDepth take
-// the runtime-depth walk, whose code does not grow with the depth.
-//
+// the runtime-depth walk, whose code does not grow with the depth:
+// XGBoost's default max_depth is 6, and depths up to 10 keep the code
+// these walks add near 70 kB.
+constexpr uint32_t kMaxFixedDepth = 10;
+constexpr uint32_t kMaxFixedFeatures = 0x10000;  // a feature index fits in 16 bits
+
 // fixed_tile walks kT trees from g (tree j at g + j * kUnits) for kR rows
 // (row(i)) at once and hands each leaf to add(j, i, leaf), trees in order.
 template <uint32_t D, size_t kT, size_t kR, typename RowOf, typename Add>
@@ -558,7 +562,7 @@ template <uint32_t D, size_t kT, size_t kR, typename RowOf, typename Add>
 #pragma GCC unroll 16
             for (size_t i = 0; i < kR; ++i) {
                 const Split& n = g[at[j][i]];
-                const float v = row(i)[n.feature & 0xffffu];
+                const float v = row(i)[n.feature & (kMaxFixedFeatures - 1)];
                 // The heap step i = 2i + 1 + right, on at = j * kUnits + i.
                 at[j][i] = 2 * at[j][i] + (1 - j * kUnits) + !(v < n.threshold);
             }
@@ -641,9 +645,12 @@ template <uint32_t D>
 using RowFn = void (*)(const Forest&, const float*, float*) noexcept;
 using BlockFn = void (*)(const Forest&, const float*, size_t, float*) noexcept;
 
-// The fixed-depth walks, by depth (index 0 unused). XGBoost's default
-// max_depth is 6; 10 keeps the code they add near 70 kB.
-constexpr uint32_t kMaxFixedDepth = 10;
+// Whether the fixed-depth walks take this forest's rows without NaN.
+bool fixed_depth(const Forest& f) noexcept {
+    return f.complete_depth != 0 && f.complete_depth <= kMaxFixedDepth && f.num_feature <= kMaxFixedFeatures;
+}
+
+// The fixed-depth walks, by depth (index 0 unused).
 template <size_t... D>
 constexpr std::array<RowFn, kMaxFixedDepth + 1> fixed_rows(std::index_sequence<D...>) {
     return {nullptr, &predict_row_fixed<D + 1>...};
@@ -707,32 +714,27 @@ void margins(const Forest& f, const float* rows, size_t n, float* out) noexcept 
     // the forest. At most 4 features a tree, it is at most a cycle a tree
     // and row, against a walk of several steps of several cycles each.
     const bool look_for_nan = width <= size_t{4} * f.num_trees;
+    const bool fixed = fixed_depth(f);
     for (size_t begin = 0; begin < swept; begin += block) {
         const size_t m = std::min(block, swept - begin);
         const float* b = rows + begin * width;
         float* o = out + begin * groups;
         if (look_for_nan && !any_nan(b, m * width)) {
-            if constexpr (std::is_same_v<Trees, CompleteTrees>) {
-                if (f.complete_depth <= kMaxFixedDepth && width <= 0x10000) {
-                    kFixedBlock[f.complete_depth](f, b, m, o);
-                    continue;
-                }
-            }
-            predict_block<Trees, NaNTest::kNone>(f, b, m, o);
-        }
-        else
+            if (fixed)
+                kFixedBlock[f.complete_depth](f, b, m, o);
+            else
+                predict_block<Trees, NaNTest::kNone>(f, b, m, o);
+        } else {
             predict_block<Trees, NaNTest::kBranchless>(f, b, m, o);
+        }
     }
     for (size_t r = swept; r < n; ++r) {
         const float* row = rows + r * width;
         if (any_nan(row, width))
             predict_row<Trees, NaNTest::kBranchy>(f, row, out + r * groups);
-        else if constexpr (std::is_same_v<Trees, CompleteTrees>) {
-            if (f.complete_depth <= kMaxFixedDepth && width <= 0x10000)
-                kFixedRow[f.complete_depth](f, row, out + r * groups);
-            else
-                predict_row<Trees, NaNTest::kNone>(f, row, out + r * groups);
-        } else
+        else if (fixed)
+            kFixedRow[f.complete_depth](f, row, out + r * groups);
+        else
             predict_row<Trees, NaNTest::kNone>(f, row, out + r * groups);
     }
 }
