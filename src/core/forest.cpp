@@ -217,6 +217,9 @@ Result<Plan> plan(const Document& d, Layout layout) {
     p.trees_offset = sizeof(Forest);
     p.nodes_offset = p.trees_offset + sizeof(Tree) * p.num_trees;
     const uint64_t general = sizeof(Node) * p.num_nodes;
+    // The complete layout's blocks start on a cache line of the block
+    // (its storage is cache-line aligned: the shared arena, Model's heap).
+    const uint64_t complete_offset = complete_nodes_offset(p.num_trees);
     // The complete layout needs a split somewhere (depth >= 1) and a
     // feature for its padding to read.
     const bool can_complete = p.depth >= 1 && p.depth <= kMaxCompleteDepth && p.num_feature >= 1;
@@ -224,8 +227,11 @@ Result<Plan> plan(const Document& d, Layout layout) {
     if (layout == Layout::complete && !can_complete)
         return fail(sqlstate::invalid_parameter, "the complete layout needs a depth from 1 to " +
                                                      std::to_string(kMaxCompleteDepth));
-    if (layout == Layout::complete || (layout == Layout::automatic && can_complete && complete <= general))
+    if (layout == Layout::complete ||
+        (layout == Layout::automatic && can_complete && complete_offset + complete <= p.nodes_offset + general)) {
         p.complete_depth = p.depth;
+        p.nodes_offset = complete_offset;
+    }
     p.size = p.nodes_offset + (p.complete_depth ? complete : general);
     p.size = (p.size + kForestAlign - 1) & ~(kForestAlign - 1);
     return p;
@@ -255,8 +261,10 @@ void build_general(const Document& d, const Value& t, uint64_t n, Node* out, std
 }
 
 // One tree in the complete layout of depth D (at least the tree's own):
-// heap position p holds the node source[p]; a leaf's position above depth
-// D passes it on to both children, as padding, down to the leaf row.
+// heap position p (level l, the q-th of its level) holds the node
+// source[p], stored at complete_unit(D, l, q); a leaf's position above
+// depth D passes it on to both children, as padding, down to the leaves.
+// Units no position takes stay zero.
 void build_complete(const Document& d, const Value& t, uint32_t depth, Split* out,
                     std::vector<uint32_t>& source) {
     Typed left = d.typed(*member(d, &t, "left_children"));
@@ -264,23 +272,29 @@ void build_complete(const Document& d, const Value& t, uint32_t depth, Split* ou
     Typed cond = d.typed(*member(d, &t, "split_conditions"));
     Typed dleft = d.typed(*member(d, &t, "default_left"));
     const uint64_t splits = (uint64_t{1} << depth) - 1;
-    float* leaves = reinterpret_cast<float*>(out + splits);
     source.assign(2 * splits + 1, 0);
-    for (uint64_t p = 0; p < splits; ++p) {
-        const uint32_t s = source[p];
-        const int64_t l = left.integer(s);
-        if (l == -1) {
-            out[p] = Split{0.0f, kPadding};
-            source[2 * p + 1] = source[2 * p + 2] = s;
-        } else {
-            out[p] = Split{cond.number(s), (static_cast<uint32_t>(split.integer(s)) & kSplitFeatureMask) |
-                                               (dleft.integer(s) ? kDefaultLeft : 0)};
-            source[2 * p + 1] = static_cast<uint32_t>(l);
-            source[2 * p + 2] = static_cast<uint32_t>(l + 1);
+    for (uint32_t level = 0; level < depth; ++level) {
+        const uint64_t first = (uint64_t{1} << level) - 1;
+        for (uint64_t q = 0; q <= first; ++q) {
+            const uint64_t p = first + q;
+            const uint32_t s = source[p];
+            const int64_t l = left.integer(s);
+            Split& n = out[complete_unit(depth, level, q)];
+            if (l == -1) {
+                n = Split{0.0f, kPadding};
+                source[2 * p + 1] = source[2 * p + 2] = s;
+            } else {
+                n = Split{cond.number(s), (static_cast<uint32_t>(split.integer(s)) & kSplitFeatureMask) |
+                                              (dleft.integer(s) ? kDefaultLeft : 0)};
+                source[2 * p + 1] = static_cast<uint32_t>(l);
+                source[2 * p + 2] = static_cast<uint32_t>(l + 1);
+            }
         }
     }
-    // Every walk ends at depth D, where plan() saw only leaves.
-    for (uint64_t p = splits; p < 2 * splits + 1; ++p) leaves[p - splits] = cond.number(source[p]);
+    // Every walk ends at depth D, where plan() saw only leaves: a leaf's
+    // value in its unit's threshold, feature 0.
+    for (uint64_t q = 0; q <= splits; ++q)
+        out[complete_unit(depth, depth, q)] = Split{cond.number(source[splits + q]), 0};
 }
 
 void build(const Document& d, const Plan& p, void* buffer) {
@@ -429,28 +443,42 @@ struct GeneralTrees {
     }
 };
 
-// The trees of a complete-layout forest: depth steps from the root, then
-// the leaf row.
+// The walk's steps of every depth (complete_step), for the walks whose
+// depth is known only when running.
+using Steps = std::array<CompleteStep, kMaxCompleteDepth>;
+constexpr std::array<Steps, kMaxCompleteDepth + 1> kSteps = [] {
+    std::array<Steps, kMaxCompleteDepth + 1> all{};
+    for (uint32_t d = 1; d <= kMaxCompleteDepth; ++d)
+        for (uint32_t l = 0; l < d; ++l) all[d][l] = complete_step(d, l);
+    return all;
+}();
+
+// The trees of a complete-layout forest: depth steps from the root, to a
+// leaf's unit.
 struct CompleteTrees {
     const Tree* trees;
     const Split* splits;
     uint32_t depth;
-    uint32_t first_leaf;  // 2^depth - 1: where the leaf values start
     uint64_t units;       // Splits a tree takes (open_forest checked first_node)
+    const Steps& steps;
     explicit CompleteTrees(const Forest& f)
         : trees(f.trees()), splits(f.splits()), depth(f.complete_depth),
-          first_leaf((1u << f.complete_depth) - 1), units(complete_tree_units(f.complete_depth)) {}
+          units(complete_tree_units(f.complete_depth)), steps(kSteps[f.complete_depth]) {}
 
     const Split* root(uint32_t t) const noexcept { return splits + t * units; }
 
+    static uint64_t step(const CompleteStep& s, uint64_t at, uint32_t right) noexcept {
+        return s.mul * (at + (at & s.mask) + right) + s.add;
+    }
+
     float leaf(uint32_t t, const float* row) const noexcept {
         const Split* s = root(t);
-        uint32_t i = 0;
+        uint64_t at = 0;
         for (uint32_t d = 0; d < depth; ++d) {
-            const Split n = s[i];
-            i = 2 * i + 1 + go_right<NaNTest::kBranchy>(row[n.feature & kSplitFeatureMask], n.threshold, n.feature);
+            const Split n = s[at];
+            at = step(steps[d], at, go_right<NaNTest::kBranchy>(row[n.feature & kSplitFeatureMask], n.threshold, n.feature));
         }
-        return reinterpret_cast<const float*>(s + first_leaf)[i - first_leaf];
+        return s[at].threshold;
     }
 
     // kLanes walks at once, each exactly depth steps: no lane waits for
@@ -458,23 +486,23 @@ struct CompleteTrees {
     template <NaNTest kNaN, typename TreeOf, typename RowOf>
     void lanes(TreeOf tree, RowOf row, float* leaves) const noexcept {
         const Split* base[kLanes];
-        size_t at[kLanes];
+        uint64_t at[kLanes];
 #pragma GCC unroll 8
         for (size_t k = 0; k < kLanes; ++k) {
             base[k] = tree(k);
             at[k] = 0;
         }
         for (uint32_t d = 0; d < depth; ++d) {
+            const CompleteStep s = steps[d];
 #pragma GCC unroll 8
             for (size_t k = 0; k < kLanes; ++k) {
                 const Split n = base[k][at[k]];
                 const float v = row(k)[n.feature & kSplitFeatureMask];
-                at[k] = 2 * at[k] + 1 + go_right<kNaN>(v, n.threshold, n.feature);
+                at[k] = step(s, at[k], go_right<kNaN>(v, n.threshold, n.feature));
             }
         }
 #pragma GCC unroll 8
-        for (size_t k = 0; k < kLanes; ++k)
-            leaves[k] = reinterpret_cast<const float*>(base[k] + first_leaf)[at[k] - first_leaf];
+        for (size_t k = 0; k < kLanes; ++k) leaves[k] = base[k][at[k]].threshold;
     }
 };
 
@@ -530,51 +558,65 @@ template <typename Trees, NaNTest kNaN>
 //   compiler folds into each step, so the lanes share one base register
 //   (the runtime-depth walk keeps a base per lane and spilled half of
 //   them to the stack);
-// - the loop over the depth, unrolled;
+// - the loop over the depth, unrolled, and with it the table of steps:
+//   each level's step between the layout's blocks is constants;
 // - the mask of the feature word: the forest has at most
 //   kMaxFixedFeatures features (fixed_depth checks), so the index is its
 //   low 16 bits, one zero-extending load.
-// A step is then 7 instructions, from 12-14. With the one-group sum of
+// A step is then 7-9 instructions, from 12-16. With the one-group sum of
 // add_row_leaves, one row of the benchmark's 25-tree depth-6 forest took
 // 122 ns against 216 ns (bench/forest_batch, best of 5), 1000 trees of
-// depth 8 about 13 us against 19. Deeper forests than kMaxFixedDepth take
-// the runtime-depth walk, whose code does not grow with the depth:
-// XGBoost's default max_depth is 6, and depths up to 10 keep the code
-// these walks add near 70 kB.
+// depth 8 about 13 us against 19 (both in heap order, before the blocked
+// layout). Deeper forests than kMaxFixedDepth take the runtime-depth walk,
+// whose code does not grow with the depth: XGBoost's default max_depth is
+// 6, and depths up to 10 keep the code these walks add near 200 kB, of
+// which a forest runs one depth's.
 constexpr uint32_t kMaxFixedDepth = 10;
 constexpr uint32_t kMaxFixedFeatures = 0x10000;  // a feature index fits in 16 bits
 
 // fixed_tile walks kT trees from g (tree j at g + j * kUnits) for kR rows
 // (row(i)) at once and hands each leaf to add(j, i, leaf), trees in order.
+// Each level's step (complete_step) is a constant here: within a block,
+// a' = a + (a & mask) + 1 + right; into the next band, a multiply by its
+// block size and a constant, less what the multiply adds to tree j's
+// offset.
 template <uint32_t D, size_t kT, size_t kR, typename RowOf, typename Add>
 [[gnu::always_inline]] inline void fixed_tile(const Split* g, RowOf row, Add add) noexcept {
     constexpr uint64_t kUnits = complete_tree_units(D);
-    constexpr uint64_t kFirstLeaf = (uint64_t{1} << D) - 1;
     uint64_t at[kT][kR];
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (size_t j = 0; j < kT; ++j)
 #pragma GCC unroll 16
         for (size_t i = 0; i < kR; ++i) at[j][i] = j * kUnits;
+    auto level = [&]<uint32_t L>() {
+        constexpr CompleteStep s = complete_step(D, L);
 #pragma GCC unroll 32
-    for (uint32_t d = 0; d < D; ++d) {
-#pragma GCC unroll 16
         for (size_t j = 0; j < kT; ++j) {
 #pragma GCC unroll 16
             for (size_t i = 0; i < kR; ++i) {
-                const Split& n = g[at[j][i]];
+                const uint64_t a = at[j][i];
+                const Split& n = g[a];
                 const float v = row(i)[n.feature & (kMaxFixedFeatures - 1)];
-                // The heap step i = 2i + 1 + right, on at = j * kUnits + i.
-                at[j][i] = 2 * at[j][i] + (1 - j * kUnits) + !(v < n.threshold);
+                at[j][i] = s.mul * (a + (a & s.mask) + !(v < n.threshold)) + (s.add - (s.mul - 1) * j * kUnits);
             }
         }
-    }
+    };
+    [&]<uint32_t... L>(std::integer_sequence<uint32_t, L...>) {
+        (level.template operator()<L>(), ...);
+    }(std::make_integer_sequence<uint32_t, D>{});
+#pragma GCC unroll 32
+    for (size_t j = 0; j < kT; ++j)
 #pragma GCC unroll 16
-    for (size_t j = 0; j < kT; ++j) {
-        const float* leaves = reinterpret_cast<const float*>(g + j * kUnits + kFirstLeaf);
-#pragma GCC unroll 16
-        for (size_t i = 0; i < kR; ++i) add(j, i, leaves[at[j][i] - j * kUnits - kFirstLeaf]);
-    }
+        for (size_t i = 0; i < kR; ++i) add(j, i, g[at[j][i]].threshold);
 }
+
+// One row: tiles of 16 trees, then one of 8, of 4, and the last trees one
+// by one. A tile's walks are independent chains of loads; with the forest
+// out of cache (a large model between two requests) each is a cache miss
+// a band, and 16 in flight took 1000 trees of depth 8 from 50 us to 41-47
+// (bench/forest_batch's cold rows), and in cache from 9.5 to 7.7 us; 24
+// did no better than 16.
+constexpr size_t kRowTile = 16;
 
 template <uint32_t D>
 [[gnu::noinline]] void predict_row_fixed(const Forest& f, const float* row, float* out) noexcept {
@@ -583,11 +625,14 @@ template <uint32_t D>
         const Split* splits = f.splits();
         constexpr uint64_t kUnits = complete_tree_units(D);
         auto same_row = [row](size_t) { return row; };
-        for (; f.num_trees - t >= kLanes; t += kLanes)
-            fixed_tile<D, kLanes, 1>(splits + t * kUnits, same_row,
-                                     [&](size_t j, size_t, float leaf) { add(t + j, leaf); });
-        for (; t < f.num_trees; ++t)
-            fixed_tile<D, 1, 1>(splits + t * kUnits, same_row, [&](size_t, size_t, float leaf) { add(t, leaf); });
+        auto tile = [&]<size_t kT>() {
+            fixed_tile<D, kT, 1>(splits + t * kUnits, same_row, [&](size_t j, size_t, float leaf) { add(t + j, leaf); });
+            t += kT;
+        };
+        while (f.num_trees - t >= kRowTile) tile.template operator()<kRowTile>();
+        if (f.num_trees - t >= 8) tile.template operator()<8>();
+        if (f.num_trees - t >= 4) tile.template operator()<4>();
+        while (t < f.num_trees) tile.template operator()<1>();
     });
 }
 
@@ -813,7 +858,8 @@ Result<const Forest*> open_forest(const void* bytes, size_t size) {
         // cannot overflow for counts below 2^32 and 2^58.
         if (f->trees_offset != sizeof(Forest) ||
             f->nodes_offset > f->size ||
-            f->nodes_offset != f->trees_offset + uint64_t{sizeof(Tree)} * f->num_trees)
+            f->nodes_offset != (f->complete_depth == 0 ? f->trees_offset + uint64_t{sizeof(Tree)} * f->num_trees
+                                                        : complete_nodes_offset(f->num_trees)))
             return bad("offsets out of range");
         const uint64_t room = f->size - f->nodes_offset;
         const Tree* trees = f->trees();
@@ -845,15 +891,16 @@ Result<const Forest*> open_forest(const void* bytes, size_t size) {
             return bad("complete layout of depth " + std::to_string(f->complete_depth));
         const uint64_t units = complete_tree_units(f->complete_depth);
         if (units * f->num_trees > room / sizeof(Split)) return bad("offsets out of range");
-        const uint64_t splits = (uint64_t{1} << f->complete_depth) - 1;
         uint64_t nodes = 0;
         for (uint32_t t = 0; t < f->num_trees; ++t) {
             const Tree& tr = trees[t];
             if (tr.first_node != next || tr.num_nodes == 0 || tr.group >= f->num_groups) return bad_tree(t);
             const Split* s = f->splits() + next;
-            for (uint64_t i = 0; i < splits; ++i)
-                if ((s[i].feature & kSplitFeatureMask) >= f->num_feature)
-                    return bad("tree " + std::to_string(t) + ", split " + std::to_string(i) + " out of range");
+            for (uint32_t level = 0; level < f->complete_depth; ++level)
+                for (uint64_t q = 0; q < (uint64_t{1} << level); ++q)
+                    if ((s[complete_unit(f->complete_depth, level, q)].feature & kSplitFeatureMask) >= f->num_feature)
+                        return bad("tree " + std::to_string(t) + ", split " + std::to_string((uint64_t{1} << level) - 1 + q) +
+                                   " out of range");
             next += units;
             nodes += tr.num_nodes;
         }

@@ -49,17 +49,24 @@ struct Node {
 inline constexpr uint32_t kDefaultLeft = 0x80000000u;
 inline constexpr uint32_t kFeatureMask = 0x7fffffffu;
 
-// Complete: every tree padded to the forest's depth D and stored in heap
-// order, 2^D - 1 splits (the children of split i are 2i + 1 and 2i + 2)
-// then 2^D leaf values. A leaf above depth D becomes padding splits whose
-// every path ends at copies of its value. A walk is then exactly D steps of
-// i = 2i + 1 + (go right), with no child to load and no leaf to test for:
-// one row at a time 1.07x the general walk's speed for a 25-tree depth-6
-// forest and 1.6x for 1000 trees of depth 8, in chunks 1.07x and 1.14x
-// (bench/forest_batch in bench/quick). The layout is taken only when it is no larger
-// than the general one, which near-complete trees (XGBoost's depthwise
-// growth) make it: half the bytes for full trees. Sparse deep trees keep
-// the general layout.
+// Complete: every tree padded to the forest's depth D, so that a walk is
+// exactly D steps with no child to load and no leaf to test for. A leaf
+// above depth D becomes padding splits whose every path ends at copies of
+// its value. The splits are stored in blocks of three levels (a subtree of
+// 7 splits, 56 bytes, in one 64-byte cache line), the blocks of a band of
+// three levels side by side; the last band's blocks (1 to 3 levels) hold
+// their splits and then their leaves, one 8-byte unit a leaf. A walk of a
+// depth-8 tree then touches 3 cache lines, where heap order touched 7
+// (levels 0-2 share a line there, every deeper level and the leaf row
+// take one each); a walk is a chain of dependent loads, so when the forest
+// is not in cache (a large model between two requests) its time is the
+// number of lines times the memory's latency: 1000 trees of depth 8 one
+// row from a cold cache took 81 us in heap order (bench/forest_batch).
+// The walk's step stays arithmetic on one index (complete_step). The
+// layout takes about 1.5x the bytes of heap order (blocks of 8 units for 7
+// splits, leaves in 8-byte units), and is taken whenever it is no larger
+// than the general layout, which near-complete trees (XGBoost's depthwise
+// growth) make it; sparse deep trees keep the general layout.
 struct Split {
     float threshold;
     uint32_t feature;  // split feature, | kDefaultLeft, | kPadding
@@ -113,7 +120,13 @@ struct Forest {
 };
 
 inline constexpr uint32_t kForestMagic = 0x46474d50u;  // "PMGF"
-inline constexpr uint32_t kForestVersion = 2;
+inline constexpr uint32_t kForestVersion = 3;
+// Where a complete forest's splits start: after the tree table, at the
+// next multiple of a cache line (64 bytes) from the header.
+constexpr uint64_t complete_nodes_offset(uint64_t num_trees) {
+    return (sizeof(Forest) + sizeof(Tree) * num_trees + 63) / 64 * 64;
+}
+
 // The buffer given to compile_forest (and any address a forest is read
 // at) must be aligned to this.
 inline constexpr size_t kForestAlign = alignof(Forest);
@@ -124,10 +137,57 @@ static_assert(sizeof(Tree) == 16);
 static_assert(std::is_trivially_copyable_v<Forest> && std::is_trivially_copyable_v<Tree> &&
               std::is_trivially_copyable_v<Node> && std::is_trivially_copyable_v<Split>);
 
-// A complete tree of depth d in 8-byte units: 2^d - 1 splits, then 2^d
-// leaf floats (2^(d-1) units; d >= 1).
+// The complete layout's geometry, in 8-byte units from a tree's first
+// (every tree takes complete_tree_units(d), a multiple of 16). Levels are
+// grouped into bands of three from the root; the last band has 1 to 3.
+constexpr uint32_t complete_bands(uint32_t d) { return (d + 2) / 3; }
+constexpr uint32_t complete_last_levels(uint32_t d) { return d - 3 * (complete_bands(d) - 1); }
+// Units of one block of band c: 7 splits and a spare unit, or in the last
+// band 2^r - 1 splits, 2^r leaves and a spare unit (r its levels).
+constexpr uint64_t complete_block_units(uint32_t d, uint32_t c) {
+    return c + 1 < complete_bands(d) ? 8 : uint64_t{2} << complete_last_levels(d);
+}
+// Where band c's blocks start (band c has 8^c blocks), aligned to its
+// block size so that a position's offset within its block is its low bits.
+constexpr uint64_t complete_band_offset(uint32_t d, uint32_t c) {
+    uint64_t at = 0;
+    for (uint32_t b = 0; b < c; ++b) {
+        at += complete_block_units(d, b) << (3 * b);
+        const uint64_t next = complete_block_units(d, b + 1);
+        at = (at + next - 1) / next * next;
+    }
+    return at;
+}
 constexpr uint64_t complete_tree_units(uint32_t d) {
-    return (uint64_t{1} << d) - 1 + (uint64_t{1} << (d - 1));
+    const uint32_t last = complete_bands(d) - 1;
+    const uint64_t end = complete_band_offset(d, last) + (complete_block_units(d, last) << (3 * last));
+    return (end + 15) / 16 * 16;
+}
+// The unit of the node at position q (0 .. 2^level - 1, left to right) of
+// a level: level < d a split, level == d a leaf.
+constexpr uint64_t complete_unit(uint32_t d, uint32_t level, uint64_t q) {
+    const uint32_t c = level / 3 < complete_bands(d) ? level / 3 : complete_bands(d) - 1;
+    const uint32_t t = level - 3 * c;  // the level within its band's blocks
+    return complete_band_offset(d, c) + complete_block_units(d, c) * (q >> t) + ((uint64_t{1} << t) - 1) +
+           (q & ((uint64_t{1} << t) - 1));
+}
+// A walk's step from a split at unit a of level `level` to its child:
+// a' = mul * (a + (a & mask) + right) + add, in unsigned 64-bit arithmetic
+// (add may wrap). Within a block (mul 1, add 1) the child is a + w + 1 +
+// right, w = a & mask the split's place in its block (heap order there);
+// from a band's last level (mul = the next band's block units S) it is the
+// first unit of child block 8 x block + 2(w - 3) + right of the next band.
+// The offsets of the trees of a tile (multiples of 16 units) keep a & mask
+// the same; the step multiplies them by mul (a tile subtracts the excess).
+struct CompleteStep {
+    uint64_t mask, mul, add;
+};
+constexpr CompleteStep complete_step(uint32_t d, uint32_t level) {
+    const uint32_t c = level / 3;
+    if (level % 3 != 2 || c + 1 >= complete_bands(d))
+        return {complete_block_units(d, c < complete_bands(d) ? c : complete_bands(d) - 1) - 1, 1, 1};
+    const uint64_t s = complete_block_units(d, c + 1);
+    return {7, s, complete_band_offset(d, c + 1) - s * complete_band_offset(d, c) - 6 * s};
 }
 
 // Calls fn(tree, feature, threshold) for every split of every tree (not
@@ -143,9 +203,11 @@ void for_each_split(const Forest& f, Fn fn) {
                 if (n[i].left != 0) fn(t, n[i].feature & kFeatureMask, n[i].value);
         } else {
             const Split* s = f.splits() + trees[t].first_node;
-            const uint64_t splits = (uint64_t{1} << f.complete_depth) - 1;
-            for (uint64_t i = 0; i < splits; ++i)
-                if (!(s[i].feature & kPadding)) fn(t, s[i].feature & kSplitFeatureMask, s[i].threshold);
+            for (uint32_t level = 0; level < f.complete_depth; ++level)
+                for (uint64_t q = 0; q < (uint64_t{1} << level); ++q) {
+                    const Split& n = s[complete_unit(f.complete_depth, level, q)];
+                    if (!(n.feature & kPadding)) fn(t, n.feature & kSplitFeatureMask, n.threshold);
+                }
         }
     }
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -117,9 +119,12 @@ Result<void> Model::use_forest(const void* bytes, size_t len, const ForestPlacer
     if (place) storage = place(*size);
     const bool placed = storage.data != nullptr;
     if (!placed) {
-        std::shared_ptr<uint64_t[]> heap(new uint64_t[(*size + 7) / 8]);
-        storage.data = heap.get();
-        storage.owner = std::move(heap);
+        // On a cache line, as the shared arena's are: the complete layout's
+        // blocks of splits are laid out to fill one line each.
+        constexpr std::align_val_t kLine{64};
+        void* heap = ::operator new(*size, kLine);
+        storage.owner = std::shared_ptr<void>(heap, [](void* p) { ::operator delete(p, std::align_val_t{64}); });
+        storage.data = heap;
     }
     auto f = forest::compile_forest(*doc, storage.data, *size);
     if (!f) return tl::unexpected(f.error());

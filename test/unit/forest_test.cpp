@@ -490,6 +490,16 @@ TEST_F(ForestTest, EveryRowCountAgainstXGBoost) {
         {"8 trees, depth 5", {{{"max_depth", "5"}}, 8}, 8, 0},
         {"9 trees, depth 3, base_score 2.5", {{{"max_depth", "3"}, {"base_score", "2.5"}}, 9}, 9, 0},
         {"stumps: 29 trees of depth 1", {{{"max_depth", "1"}, {"tree_method", "hist"}}, 29}, 29, 0},
+        // One row walks tiles of 16, 8 and 4 trees, then single trees:
+        // 37 = 16 + 16 + 4 + 1. Depth 8 has bands of 3, 3 and 2 levels,
+        // depth 9 three full bands, depth 7 a last band of one level.
+        {"37 trees of depth 8", {{{"max_depth", "8"}, {"tree_method", "hist"}}, 37, Label::regression, 0, 6, 4000},
+         37, 0, 8},
+        {"28 trees of depth 9, 5 % NaN",
+         {{{"max_depth", "9"}, {"tree_method", "hist"}, {"max_bin", "512"}}, 28, Label::regression, 0.05, 8, 5000},
+         28, 0, 9},
+        {"12 trees of depth 7", {{{"max_depth", "7"}, {"tree_method", "hist"}}, 12, Label::regression, 0, 6, 4000},
+         12, 0, 7},
         // The walks compiled for a fixed depth stop at depth 10: 10 and 11
         // on either side (forest.cpp's kMaxFixedDepth).
         {"multi:softprob, 3 classes x 5 rounds, depth 10",
@@ -530,7 +540,9 @@ TEST_F(ForestTest, EveryRowCountAgainstXGBoost) {
             ASSERT_TRUE(compiled.has_value()) << compiled.error().message;
             const forest::Forest& f = *compiled->f;
             ASSERT_EQ(f.num_trees, c.trees);
-            if (c.depth != 0 && layout == forest::Layout::complete) ASSERT_EQ(f.complete_depth, c.depth);
+            if (c.depth != 0 && layout == forest::Layout::complete) {
+                ASSERT_EQ(f.complete_depth, c.depth);
+            }
             const auto [leaves, splits] = leaf_roots(f);
             switch (c.leaf_roots) {
                 case 0: EXPECT_EQ(leaves, 0u); break;
@@ -602,10 +614,12 @@ TEST_F(ForestTest, PositionIndependent) {
     EXPECT_EQ(std::memcmp(before.data(), after.data(), before.size() * sizeof(float)), 0);
 }
 
-// The general layout takes 12 bytes a node; the complete one 12 bytes a
-// leaf slot of the padded trees (8 a split, 4 a leaf), which for
-// XGBoost's near-complete depthwise trees is about half, and is what the
-// automatic choice then takes. Sparse deep trees keep the general layout.
+// The general layout takes 12 bytes a node; the complete one, blocks of
+// three levels of the padded trees, 1152 bytes a tree of depth 6 (8 units
+// for the first 7 splits, 8 blocks of 16 for the next 56 and 64 leaves),
+// less than the general layout for XGBoost's near-complete depthwise
+// trees, and is what the automatic choice then takes. Sparse deep trees
+// keep the general layout.
 TEST_F(ForestTest, LayoutSizes) {
     auto ubj = train({{{"max_depth", "6"}, {"tree_method", "hist"}}, 25}, 701);
     auto general = compile(ubj, forest::Layout::general);
@@ -618,7 +632,8 @@ TEST_F(ForestTest, LayoutSizes) {
     EXPECT_EQ(g.size, sizeof(forest::Forest) + 16 * g.num_trees + 12 * g.num_nodes +
                           (12 * g.num_nodes) % 8 / 4 * 4);
     EXPECT_EQ(c.complete_depth, 6u);
-    EXPECT_EQ(c.size, sizeof(forest::Forest) + 16 * c.num_trees + c.num_trees * (12u * 64 - 8));
+    EXPECT_EQ(forest::complete_tree_units(6), 144u);
+    EXPECT_EQ(c.size, (sizeof(forest::Forest) + 16 * c.num_trees + 63) / 64 * 64 + c.num_trees * 1152u);
     EXPECT_EQ(c.num_nodes, g.num_nodes);
     EXPECT_LE(c.size, g.size);
     EXPECT_EQ(chosen->f->complete_depth, 6u);
@@ -633,6 +648,52 @@ TEST_F(ForestTest, LayoutSizes) {
     ASSERT_TRUE(s.has_value() && s_general.has_value());
     EXPECT_EQ(s->f->complete_depth, 0u);
     EXPECT_EQ(s->f->size, s_general->f->size);
+}
+
+// The complete layout's geometry (forest.hpp) at every depth it takes:
+// every split and leaf position has a unit of its own inside the tree;
+// each block of three levels above the last band sits in one 64-byte
+// line; and the walk's step (complete_step), from the root down any path,
+// reaches exactly the unit complete_unit gives each node on it, trees of
+// a tile included (offsets of whole trees).
+TEST(ForestLayout, CompleteBlocksAndSteps) {
+    for (uint32_t d = 1; d <= forest::kMaxCompleteDepth; ++d) {
+        SCOPED_TRACE("depth " + std::to_string(d));
+        const uint64_t units = forest::complete_tree_units(d);
+        ASSERT_EQ(units % 16, 0u);
+        if (d <= 14) {
+            std::vector<uint8_t> used(units, 0);
+            for (uint32_t level = 0; level <= d; ++level)
+                for (uint64_t q = 0; q < (uint64_t{1} << level); ++q) {
+                    const uint64_t u = forest::complete_unit(d, level, q);
+                    ASSERT_LT(u, units);
+                    ASSERT_EQ(used[u], 0) << "level " << level << ", position " << q;
+                    used[u] = 1;
+                    if (level / 3 + 1 < forest::complete_bands(d)) {
+                        // same line as the block's first split
+                        const uint64_t top = forest::complete_unit(d, level / 3 * 3, q >> (level % 3));
+                        ASSERT_EQ(u / 8, top / 8);
+                    }
+                }
+        }
+        // Paths: all of them up to depth 12, then 4096 pseudo-random ones.
+        const uint64_t paths = d <= 12 ? (uint64_t{1} << d) : 4096;
+        std::mt19937_64 rng(d);
+        for (uint64_t p = 0; p < paths; ++p) {
+            const uint64_t bits = d <= 12 ? p : rng();
+            for (uint64_t tree_offset : {uint64_t{0}, 3 * units}) {
+                uint64_t at = tree_offset, q = 0;
+                for (uint32_t level = 0; level < d; ++level) {
+                    ASSERT_EQ(at - tree_offset, forest::complete_unit(d, level, q));
+                    const uint32_t right = (bits >> level) & 1;
+                    const forest::CompleteStep s = forest::complete_step(d, level);
+                    at = s.mul * (at + (at & s.mask) + right) + s.add - (s.mul - 1) * tree_offset;
+                    q = 2 * q + right;
+                }
+                ASSERT_EQ(at - tree_offset, forest::complete_unit(d, d, q));
+            }
+        }
+    }
 }
 
 }  // namespace
