@@ -637,18 +637,19 @@ template <uint32_t D>
 }
 
 // predict_block for a complete forest of depth D and rows without NaN:
-// tiles of four trees by two rows, eight walks that fit in the registers
-// with one pointer per row (eight rows of one tree need eight row
-// pointers, and spilled). On bench/forest_batch's rows 4 x 2 did as well
-// as 2 x 4 and 8 x 1, and better than 4 x 1 and 6 x 1 (1.4x, 1.2x); it
-// scores 1.26x the rows a second of the runtime-depth walk for the
-// 25-tree forest, 1.24x for 1000 trees of depth 8. Each row still gets
-// tree t's leaf before tree t + 1's.
+// tiles of eight trees by two rows, one pointer per row (eight rows of
+// one tree need eight row pointers, and spilled). In heap order 4 x 2 did
+// best (1.26x the rows a second of the runtime-depth walk for the 25-tree
+// forest, 1.24x for 1000 trees of depth 8); in blocks, whose steps share
+// more constants, 8 x 2 and 6 x 2 scored 1.17-1.2x the rows a second of
+// 4 x 2, 4 x 4 and 2 x 4 no better than it (bench/forest_batch, best of 4
+// alternating runs: 25 trees 11.1M rows/s against 9.4M, 1000 trees 195k
+// against 168k). Each row still gets tree t's leaf before tree t + 1's.
 template <uint32_t D>
 [[gnu::noinline]] void predict_block_fixed(const Forest& f, const float* rows, size_t m,
                                            float* out) noexcept {
     constexpr uint64_t kUnits = complete_tree_units(D);
-    constexpr size_t kTileTrees = 4, kTileRows = 2;
+    constexpr size_t kTileTrees = 8, kTileRows = 2;
     static_assert(kLanes % kTileRows == 0);  // m is a multiple of kLanes
     const Tree* trees = f.trees();
     const Split* splits = f.splits();
