@@ -7,6 +7,7 @@
 #include "core/answer.hpp"
 #include "core/forest.hpp"
 #include "pg/region.hpp"
+#include "shmem/clock.hpp"
 #include "shmem/model_table.hpp"
 #include "shmem/region.hpp"
 
@@ -81,21 +82,30 @@ Error freed_under_reader(const CachedModel& m) {
                  "", "This is a bug in pgml_worker; please report it.", nullptr};
 }
 
+// How long a walk of f may hold its token before the token may be taken
+// over (forests.hpp, take_token): a quarter of a millisecond and a quarter
+// of a microsecond a tree. A row of big (1000 trees of depth 8) walks in
+// 5-8 us from the cache and about 45 us from memory, so this is ten times
+// its slowest walk; a holder still walking after it has been descheduled
+// (a scheduler slice is 0.75 ms or more).
+uint64_t token_stale_ns(const forest::Forest& f) { return 250'000 + uint64_t{250} * f.num_trees; }
+
 // One of the in-place tokens, when asked for, held for one row.
 class Token {
 public:
-    Token(shm::Region* r, bool need) : r_(r), held_(need && shm::take_token(r)), ok_(!need || held_) {}
-    ~Token() {
-        if (held_) shm::return_token(r_);
+    Token(shm::Region* r, const forest::Forest* need_for) : r_(r) {
+        if (need_for) held_ = shm::take_token(r, shm::steady_ns(), token_stale_ns(*need_for));
+        ok_ = !need_for || held_;
     }
+    ~Token() { shm::return_token(r_, held_); }
     Token(const Token&) = delete;
     Token& operator=(const Token&) = delete;
     bool ok() const { return ok_; }
 
 private:
     shm::Region* r_;
-    bool held_;
-    bool ok_;
+    shm::TokenHeld held_;
+    bool ok_ = true;
 };
 
 float* grown(std::vector<float>& v, size_t n) {
@@ -126,7 +136,7 @@ Result<bool> score_in_place(CachedModel& m, const FeatureRow& row, uint32_t kind
     if (pinned.freed()) return tl::unexpected(freed_under_reader(m));
     if (!pinned) return false;
     // Only a forest whose walk is worth bounding takes a token.
-    Token token(r, need_token && pinned.forest()->num_nodes > shm::kCheapForestNodes);
+    Token token(r, need_token && pinned.forest()->num_nodes > shm::kCheapForestNodes ? pinned.forest() : nullptr);
     if (!token.ok()) return false;
     forest::predict(*pinned.forest(), values, 1, raw);
     pinned.count(1);

@@ -139,12 +139,19 @@ void unpin_forest(Region* r, const ForestRef& ref) noexcept {
     forest_entries(r)[ref.index].pins.fetch_sub(1, sc);
 }
 
-bool take_token(Region* r) noexcept {
-    auto& t = r->forest_counters.tokens;
-    int32_t n = t.load(rlx);
-    while (n > 0)
-        if (t.compare_exchange_weak(n, n - 1, std::memory_order_acquire, rlx)) return true;
-    return false;
+TokenHeld take_token(Region* r, uint64_t now_ns, uint64_t stale_ns) noexcept {
+    auto* slots = r->forest_counters.token_since;
+    // A stamp is never 0 (free), and a taker over a stale token stamps it
+    // with a later time than its first holder's, so that holder's return
+    // (a compare-and-swap of its own stamp) cannot free it.
+    const uint64_t stamp = now_ns | 1;
+    for (uint32_t i = 0; i < r->forest_counters.ntokens; ++i) {
+        uint64_t since = slots[i].load(rlx);
+        if (since != 0 && (now_ns <= since || now_ns - since <= stale_ns)) continue;
+        if (slots[i].compare_exchange_strong(since, stamp, std::memory_order_acquire, rlx))
+            return TokenHeld{i, stamp};
+    }
+    return {};
 }
 
 void count_in_place(Region* r, int backend_id, uint64_t n) noexcept {
@@ -156,8 +163,11 @@ void count_in_place(Region* r, int backend_id, uint64_t n) noexcept {
     }
 }
 
-void return_token(Region* r) noexcept {
-    r->forest_counters.tokens.fetch_add(1, std::memory_order_release);
+void return_token(Region* r, const TokenHeld& t) noexcept {
+    if (!t) return;
+    uint64_t mine = t.since;
+    // Fails only when the token was taken over: it is its new holder's.
+    r->forest_counters.token_since[t.index].compare_exchange_strong(mine, 0, std::memory_order_release, rlx);
 }
 
 ForestTotals forest_totals(Region* r) noexcept {

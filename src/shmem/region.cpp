@@ -1,5 +1,6 @@
 #include "shmem/region.hpp"
 
+#include <algorithm>
 #include <new>
 
 namespace pgml::shm {
@@ -61,7 +62,8 @@ Region* init_region(void* memory, uint32_t nslots, uint32_t max_features, uint32
     r->free_slots.count = nslots;
     for (uint32_t i = 0; i < max_models; ++i) new (&model_stats(r)[i]) ModelStat();
     for (uint32_t i = 0; i < r->nforests; ++i) new (&forest_entries(r)[i]) ForestEntry();
-    r->forest_counters.tokens.store(static_cast<int32_t>(tokens), std::memory_order_relaxed);
+    r->forest_counters.ntokens = std::min(tokens, kMaxTokens);
+    for (auto& t : r->forest_counters.token_since) t.store(0, std::memory_order_relaxed);
     return r;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "shmem/clock.hpp"
 
 namespace pgml::unit {
 namespace {
@@ -568,27 +569,72 @@ TEST(ForestTable, RetireAllAndTotals) {
 
 // --- 6. in-place scoring tokens
 
-TEST(ForestTable, TokensAreCounted) {
-    TestRegion r(1, 4, 4, 0, 2);
-    EXPECT_TRUE(shm::take_token(r));
-    EXPECT_TRUE(shm::take_token(r));
-    EXPECT_FALSE(shm::take_token(r));
-    EXPECT_FALSE(shm::take_token(r));
-    shm::return_token(r);
-    EXPECT_TRUE(shm::take_token(r));
-    EXPECT_FALSE(shm::take_token(r));
-    shm::return_token(r);
-    shm::return_token(r);
-    EXPECT_EQ(r->forest_counters.tokens.load(), 2);
+// Tokens at a fixed clock: none is ever stale (stale_ns far away).
+constexpr uint64_t kNow = 1'000'000'001;  // odd: a token taken at it is stamped with it
+constexpr uint64_t kNeverStale = ~uint64_t{0};
 
-    TestRegion none(1, 4, 4, 0, 0);
-    EXPECT_FALSE(shm::take_token(none));
-    EXPECT_EQ(none->forest_counters.tokens.load(), 0);
-    TestRegion deflt(1);
-    EXPECT_TRUE(shm::take_token(deflt));  // one by default
-    EXPECT_FALSE(shm::take_token(deflt));
+uint32_t tokens_free(shm::Region* r) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->forest_counters.ntokens; ++i) n += r->forest_counters.token_since[i].load() == 0;
+    return n;
 }
 
+TEST(ForestTable, TokensAreCounted) {
+    TestRegion r(1, 4, 4, 0, 2);
+    auto a = shm::take_token(r, kNow, kNeverStale);
+    auto b = shm::take_token(r, kNow, kNeverStale);
+    EXPECT_TRUE(a);
+    EXPECT_TRUE(b);
+    EXPECT_NE(a.index, b.index);
+    EXPECT_FALSE(shm::take_token(r, kNow, kNeverStale));
+    EXPECT_FALSE(shm::take_token(r, kNow + 5, kNeverStale));
+    shm::return_token(r, a);
+    auto c = shm::take_token(r, kNow, kNeverStale);
+    EXPECT_TRUE(c);
+    EXPECT_FALSE(shm::take_token(r, kNow, kNeverStale));
+    shm::return_token(r, b);
+    shm::return_token(r, c);
+    shm::return_token(r, shm::TokenHeld{});  // none held: nothing changes
+    EXPECT_EQ(tokens_free(r), 2u);
+
+    TestRegion none(1, 4, 4, 0, 0);
+    EXPECT_FALSE(shm::take_token(none, kNow, kNeverStale));
+    TestRegion deflt(1);
+    EXPECT_TRUE(shm::take_token(deflt, kNow, kNeverStale));  // one by default
+    EXPECT_FALSE(shm::take_token(deflt, kNow, kNeverStale));
+    TestRegion many(1, 4, 4, 0, 100000);
+    EXPECT_EQ(many->forest_counters.ntokens, shm::kMaxTokens);
+}
+
+// A token held longer than stale_ns is taken over; its first holder's late
+// return leaves it to the new holder; a clock that went backwards or a
+// token taken at this very nanosecond is never stale.
+TEST(ForestTable, StaleTokensAreTakenOverOnce) {
+    TestRegion r(1, 4, 4, 0, 1);
+    auto first = shm::take_token(r, kNow, 100);
+    ASSERT_TRUE(first);
+    EXPECT_FALSE(shm::take_token(r, kNow + 100, 100));  // held exactly stale_ns: not yet
+    EXPECT_FALSE(shm::take_token(r, kNow - 1000, 100));  // clock behind the stamp
+    auto second = shm::take_token(r, kNow + 101, 100);
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second.index, first.index);
+    EXPECT_NE(second.since, first.since);
+    shm::return_token(r, first);  // the descheduled holder comes back
+    EXPECT_EQ(tokens_free(r), 0u);
+    EXPECT_FALSE(shm::take_token(r, kNow + 150, 100));
+    shm::return_token(r, second);
+    EXPECT_EQ(tokens_free(r), 1u);
+    auto third = shm::take_token(r, kNow + 150, 100);
+    EXPECT_TRUE(third);
+    shm::return_token(r, first);  // a stale return again: still not its to free
+    EXPECT_EQ(tokens_free(r), 0u);
+    shm::return_token(r, third);
+    EXPECT_EQ(tokens_free(r), 1u);
+}
+
+// Threads take and return tokens with the real clock and a stale time no
+// walk here reaches: never more holders than tokens, and every token is
+// free at the end.
 TEST(ForestTable, TokensNeverOverbookedUnderContention) {
     TestRegion r(1, 4, 4, 0, 2);
     std::atomic<int> holders{0}, most{0};
@@ -597,20 +643,36 @@ TEST(ForestTable, TokensNeverOverbookedUnderContention) {
     for (int t = 0; t < 4; ++t)
         ts.emplace_back([&] {
             for (int k = 0; k < 20000; ++k) {
-                if (!shm::take_token(r)) continue;
+                auto held = shm::take_token(r, shm::steady_ns(), uint64_t{60} * 1000 * 1000 * 1000);
+                if (!held) continue;
                 const int h = holders.fetch_add(1) + 1;
                 int m = most.load();
                 while (h > m && !most.compare_exchange_weak(m, h)) {
                 }
                 taken.fetch_add(1);
                 holders.fetch_sub(1);
-                shm::return_token(r);
+                shm::return_token(r, held);
             }
         });
     for (auto& t : ts) t.join();
     EXPECT_LE(most.load(), 2);
     EXPECT_GT(taken.load(), 0u);
-    EXPECT_EQ(r->forest_counters.tokens.load(), 2);
+    EXPECT_EQ(tokens_free(r), 2u);
+
+    // Every token stale at once (stale_ns 0): holders take each other's
+    // over all the time, and still none is left taken at the end.
+    ts.clear();
+    for (int t = 0; t < 4; ++t)
+        ts.emplace_back([&] {
+            for (int k = 0; k < 20000; ++k) {
+                auto held = shm::take_token(r, shm::steady_ns(), 0);
+                if (!held) continue;
+                taken.fetch_add(1);
+                shm::return_token(r, held);
+            }
+        });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(tokens_free(r), 2u);
 }
 
 // --- 7. readers against a worker replacing the forest
